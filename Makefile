@@ -1,0 +1,38 @@
+# Two commands on a fresh clone: `make run` (the main job) and `make test` (the whole suite).
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint lock clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+# The main job: `dvc repro` of every declared deliverable at its default size.
+run: install
+	$(BIN)/s2p init
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
+	$(BIN)/s2p where
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# Re-resolve the lock from pyproject's direct pins (needs the package index).
+lock:
+	rm -rf /tmp/s2p-lock && $(PYTHON) -m venv /tmp/s2p-lock
+	/tmp/s2p-lock/bin/pip install --quiet . ".[dev]"
+	/tmp/s2p-lock/bin/pip freeze --exclude scratch-to-prod > requirements.lock
+
+clean:
+	rm -rf data artifacts .s2p

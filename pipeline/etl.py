@@ -1,0 +1,85 @@
+"""etl: load the source, keep the declared columns, add entity ids, UTC timestamps and a split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.context import RunContext
+from s2p.files import write_parquet
+from s2p.sources import DataError, load, read_table
+
+#: Bundled datasets carry no time: rows get deterministic timestamps, one hour apart, from here.
+EPOCH = pd.Timestamp("2025-01-01", tz="UTC")
+KEY_COLUMNS = ("entity_id", "event_timestamp", "split")
+
+
+@dataclass(frozen=True)
+class EtlResult:
+    rows: int
+    train_rows: int
+    test_rows: int
+    duplicates_dropped: int
+    candidate: str
+
+
+def extract(ctx: RunContext) -> pd.DataFrame:
+    if ctx.user_data is not None:
+        return read_table(ctx.user_data.path)
+    return load(ctx.deliverable.source)
+
+
+def build_dataset(
+    raw: pd.DataFrame, columns: list[str], seed: int, test_size: float, size: int | None
+) -> tuple[pd.DataFrame, int]:
+    """Keep ``columns``, drop exact duplicate rows, sample ``size`` rows, add keys and the split.
+
+    Returns the dataset and how many duplicate rows were dropped. Values are not coerced:
+    validation judges types and ranges and says what is wrong.
+    """
+    missing = [column for column in columns if column not in raw.columns]
+    if missing:
+        raise DataError(f"missing column(s): {', '.join(missing)}")
+    keep = columns + [column for column in ("entity_id", "event_timestamp") if column in raw.columns]
+    frame = raw[keep]
+    before = len(frame)
+    frame = frame.drop_duplicates().reset_index(drop=True)
+    duplicates = before - len(frame)
+    rng = np.random.default_rng(seed)
+    if size is not None and size < len(frame):
+        frame = frame.iloc[np.sort(rng.choice(len(frame), size=size, replace=False))].reset_index(drop=True)
+    if "entity_id" not in frame.columns:
+        frame.insert(0, "entity_id", np.arange(len(frame), dtype=np.int64))
+    frame["event_timestamp"] = (
+        _utc_timestamps(frame["event_timestamp"])
+        if "event_timestamp" in frame.columns
+        else EPOCH + pd.to_timedelta(frame["entity_id"].astype("int64"), unit="h")
+    )
+    n_test = max(1, int(round(len(frame) * test_size)))
+    split = np.full(len(frame), "train", dtype=object)
+    split[rng.permutation(len(frame))[:n_test]] = "test"
+    frame["split"] = split
+    return frame[list(KEY_COLUMNS[:2]) + columns + ["split"]], duplicates
+
+
+def _utc_timestamps(values: pd.Series) -> pd.Series:
+    try:
+        parsed = pd.to_datetime(values, utc=False, format="ISO8601")
+    except (ValueError, TypeError) as error:
+        raise DataError(f"event_timestamp: cannot parse as ISO 8601 times ({error})") from None
+    if parsed.dt.tz is None:
+        raise DataError("event_timestamp: times have no time zone; give them in UTC (e.g. 2025-01-01T00:00:00Z)")
+    return parsed.dt.tz_convert("UTC")
+
+
+def run_etl(ctx: RunContext) -> EtlResult:
+    """Write the candidate dataset; validation decides whether it becomes the dataset."""
+    columns = ctx.deliverable.feature_names + [ctx.deliverable.target.name]
+    frame, duplicates = build_dataset(
+        extract(ctx), columns, ctx.params.seed, ctx.params.test_size, ctx.params.size
+    )
+    write_parquet(ctx.paths.candidate, frame)
+    n_test = int((frame["split"] == "test").sum())
+    return EtlResult(len(frame), len(frame) - n_test, n_test, duplicates, str(ctx.paths.candidate))

@@ -1,0 +1,105 @@
+"""package: the registry's champion into the BentoML model store, and a bento around it.
+
+The build context is generated beside the run's artifacts: the generic service (serving/), the
+deliverable's serving schema (s2p_service.json), the models package the pickle needs, and a
+bentofile.yaml, so `bentoml build` there reproduces the bento. A bento already built for the
+current champion version is reused.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pipeline.context import RunContext
+from s2p.files import read_json, write_json, write_pickle
+
+SERVICE = "serving.service:Predictor"
+
+
+@dataclass(frozen=True)
+class BentoInfo:
+    tag: str
+    model_tag: str
+    model_version: str
+    build_context: str
+    reused: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def serving_spec(ctx: RunContext, model_tag: str, model_version: str) -> dict:
+    d = ctx.deliverable
+    return {
+        "bento_name": ctx.model_name,
+        "run_key": ctx.run_key,
+        "deliverable": d.id,
+        "task": d.task,
+        "features": [asdict(column) for column in d.features],
+        "target": asdict(d.target),
+        "model_tag": model_tag,
+        "model_version": model_version,
+        "inference_db": str(ctx.stores.inference_db),
+    }
+
+
+def write_build_context(ctx: RunContext, spec: dict) -> Path:
+    import yaml
+
+    source = Path(__file__).resolve().parents[1]
+    build = ctx.paths.bento_build
+    shutil.rmtree(build, ignore_errors=True)
+    (build / "serving").mkdir(parents=True)
+    for module in ("__init__.py", "service.py", "inference_log.py"):
+        shutil.copy2(source / "serving" / module, build / "serving" / module)
+    shutil.copytree(source / "models", build / "models", ignore=shutil.ignore_patterns("__pycache__"))
+    write_json(build / "serving" / "s2p_service.json", spec)
+    bentofile = {
+        "service": SERVICE,
+        "name": spec["bento_name"],
+        "labels": {"deliverable": spec["deliverable"], "model_version": spec["model_version"]},
+        "include": ["serving/*.py", "serving/s2p_service.json", "models/**/*.py"],
+        "python": {"packages": ["numpy", "scikit-learn", "pandas", "pydantic"], "lock_packages": False},
+    }
+    (build / "bentofile.yaml").write_text(yaml.safe_dump(bentofile, sort_keys=False))
+    return build
+
+
+def run_package(ctx: RunContext) -> BentoInfo:
+    os.environ["BENTOML_HOME"] = str(ctx.stores.bentoml_home)
+    import bentoml
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from pipeline.registry import CHAMPION
+
+    mlflow.set_tracking_uri(ctx.stores.mlflow_tracking_uri)
+    champion = MlflowClient().get_model_version_by_alias(ctx.model_name, CHAMPION)
+    if ctx.paths.bento.exists():
+        previous = BentoInfo(**read_json(ctx.paths.bento))
+        if previous.model_version == str(champion.version) and _exists(bentoml, previous.tag):
+            info = BentoInfo(**{**previous.to_dict(), "reused": True})
+            write_json(ctx.paths.bento, info.to_dict())
+            return info
+    model = mlflow.sklearn.load_model(f"models:/{ctx.model_name}@{CHAMPION}")
+    labels = {"deliverable": ctx.deliverable.id, "mlflow_version": str(champion.version)}
+    with bentoml.models.create(ctx.model_name, labels=labels, metadata={"mlflow_run_id": champion.run_id}) as saved:
+        write_pickle(Path(saved.path_of("model.pkl")), model)
+    spec = serving_spec(ctx, str(saved.tag), str(champion.version))
+    build = write_build_context(ctx, spec)
+    bento = bentoml.bentos.build_bentofile(str(build / "bentofile.yaml"), build_ctx=str(build))
+    info = BentoInfo(str(bento.tag), str(saved.tag), str(champion.version), str(build), reused=False)
+    write_json(ctx.paths.bento, info.to_dict())
+    return info
+
+
+def _exists(bentoml, tag: str) -> bool:
+    try:
+        bentoml.bentos.get(tag)
+        return True
+    except bentoml.exceptions.NotFound:
+        return False
+

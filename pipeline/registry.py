@@ -1,0 +1,163 @@
+"""register: log the run to MLflow, register the model, and move `champion` only when it wins.
+
+The challenger and the current champion are scored on the same held-out split; the alias moves
+when the challenger beats the champion on the catalog's gate metric by more than the margin in
+params.yaml (the first version becomes champion) and meets the gate's absolute threshold if any.
+The decision and its reason are logged on the run and the model version.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+from pipeline.context import RunContext
+from pipeline.evaluate import Evaluation
+from pipeline.train import split_xy
+from s2p import metrics as metric_functions
+from s2p.files import read_json, read_pickle, write_json
+
+CHAMPION = "champion"
+
+
+@dataclass(frozen=True)
+class RegistryDecision:
+    tracking_uri: str
+    experiment: str
+    run_id: str
+    model_name: str
+    version: str
+    champion_version: str
+    previous_champion: str | None
+    promoted: bool
+    reason: str
+    gate_metric: str
+    challenger_score: float
+    champion_score: float | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def tracking(ctx: RunContext):
+    """An MLflow client on this run's tracking store, and the deliverable's experiment id."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(ctx.stores.mlflow_tracking_uri)
+    if ctx.stores.mlflow_tracking_uri.startswith("sqlite:///"):
+        ctx.stores.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
+    client = MlflowClient()
+    name = f"s2p/{ctx.run_key}"
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        try:
+            return client, client.create_experiment(name, artifact_location=ctx.stores.mlflow_artifacts.as_uri())
+        except MlflowException:  # created meanwhile by a concurrent run
+            experiment = client.get_experiment_by_name(name)
+    return client, experiment.experiment_id
+
+
+def champion_score(ctx: RunContext, client, X, y) -> tuple[str | None, float | None, str]:
+    """The current champion's version and gate score on this held-out split (None if no champion)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    gate = ctx.deliverable.gate
+    try:
+        version = client.get_model_version_by_alias(ctx.model_name, CHAMPION)
+    except MlflowException:
+        return None, None, "no champion yet"
+    try:
+        champion = mlflow.sklearn.load_model(f"models:/{ctx.model_name}@{CHAMPION}")
+        score = metric_functions.compute([gate.metric], y, champion.predict(X))[gate.metric]
+        return version.version, score, "scored on this held-out split"
+    except Exception as error:  # a champion that cannot score this data is judged by its logged metric
+        run = client.get_run(version.run_id)
+        logged = run.data.metrics.get(f"ours_{gate.metric}")
+        return version.version, logged, f"its logged {gate.metric} (cannot score this split: {error})"
+
+
+def decide(ctx: RunContext, challenger: float, champion_version, champion: float | None, basis: str):
+    gate, margin = ctx.deliverable.gate, ctx.params.gate.min_improvement
+    metric = gate.metric
+    if not gate.passes_threshold(challenger):
+        bar = ">=" if gate.greater_is_better else "<="
+        return False, f"{metric} {challenger:.6g} misses the threshold ({bar} {gate.threshold})"
+    if champion_version is None:
+        return True, f"first version: no champion yet ({metric} {challenger:.6g})"
+    if champion is None:
+        return True, f"champion v{champion_version} has no {metric} to compare with"
+    if gate.better(challenger, champion, margin):
+        return True, f"{metric} {challenger:.6g} beats champion v{champion_version} {champion:.6g} ({basis})"
+    return False, (
+        f"{metric} {challenger:.6g} does not beat champion v{champion_version} {champion:.6g} "
+        f"by more than {margin} ({basis})"
+    )
+
+
+def run_register(ctx: RunContext) -> RegistryDecision:
+    import mlflow
+
+    d = ctx.deliverable
+    evaluation = Evaluation(**read_json(ctx.paths.metrics))
+    client, experiment_id = tracking(ctx)
+    frame = pd.read_parquet(ctx.paths.training_set)
+    X, y = split_xy(frame, d.feature_names, d.target.name, "test")
+    model = read_pickle(ctx.paths.model)
+    previous, champion, basis = champion_score(ctx, client, X, y)
+    challenger = evaluation.ours[d.gate.metric]
+    promoted, reason = decide(ctx, challenger, previous, champion, basis)
+
+    with mlflow.start_run(experiment_id=experiment_id, run_name=ctx.run_key) as run:
+        mlflow.log_params(_flat_params(ctx))
+        mlflow.log_metrics({f"ours_{k}": v for k, v in evaluation.ours.items()})
+        mlflow.log_metrics({f"reference_{k}": v for k, v in evaluation.reference.items()})
+        mlflow.log_metrics({f"fit_seconds_{k}": v for k, v in evaluation.fit_seconds.items()})
+        for plot in evaluation.plots:
+            mlflow.log_artifact(plot, artifact_path="plots")
+        for report in (ctx.paths.validation_report, ctx.paths.training_report, ctx.paths.metrics):
+            mlflow.log_artifact(str(report), artifact_path="reports")
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            serialization_format="pickle",
+            pip_requirements=["numpy", "scikit-learn", "pandas"],
+            code_paths=None,
+            input_example=pd.DataFrame(X[:2], columns=d.feature_names),
+        )
+        version = mlflow.register_model(info.model_uri, ctx.model_name)
+        mlflow.set_tags({"s2p.deliverable": d.id, "s2p.promoted": str(promoted), "s2p.reason": reason})
+    decision_tags = {"promoted": str(promoted), "reason": reason, "gate_metric": d.gate.metric}
+    for key, value in decision_tags.items():
+        client.set_model_version_tag(ctx.model_name, version.version, key, value)
+    if promoted:
+        client.set_registered_model_alias(ctx.model_name, CHAMPION, version.version)
+    decision = RegistryDecision(
+        tracking_uri=ctx.stores.mlflow_tracking_uri,
+        experiment=f"s2p/{ctx.run_key}",
+        run_id=run.info.run_id,
+        model_name=ctx.model_name,
+        version=str(version.version),
+        champion_version=str(version.version) if promoted else str(previous),
+        previous_champion=previous,
+        promoted=promoted,
+        reason=reason,
+        gate_metric=d.gate.metric,
+        challenger_score=challenger,
+        champion_score=champion,
+    )
+    write_json(ctx.paths.registry_decision, decision.to_dict())
+    return decision
+
+
+def _flat_params(ctx: RunContext) -> dict[str, str]:
+    params = asdict(ctx.params)
+    flat = {key: value for key, value in params.items() if not isinstance(value, dict)}
+    for section in ("model", "reference", "gate", "monitor"):
+        flat.update({f"{section}.{key}": value for key, value in params[section].items()})
+    flat["data"] = ctx.deliverable.source
+    return {key: json.dumps(value) if not isinstance(value, str) else value for key, value in flat.items()}

@@ -1,0 +1,139 @@
+"""validate: a Great Expectations suite derived from the catalog guards everything downstream.
+
+On success the candidate dataset becomes the dataset (one atomic rename). On failure the
+candidate is kept aside as ``rejected.parquet``, a report naming each failed expectation and its
+unexpected count is written beside (never over) the last good report, and ValidationFailed is
+raised so that nothing downstream runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+
+from pipeline.context import RunContext
+from s2p.catalog import Deliverable
+from s2p.files import write_json
+
+NUMERIC_TYPES = ["float64", "float32", "int64", "int32", "int16", "int8", "uint64", "uint32", "uint16", "uint8"]
+FLOAT_LIMIT = 1.7976931348623157e308  # the largest finite float64: a range check that rejects inf
+
+
+@dataclass(frozen=True)
+class Failure:
+    expectation: str
+    column: str | None
+    unexpected_count: int | None
+    detail: str
+
+    def line(self) -> str:
+        where = f" on {self.column}" if self.column else ""
+        count = f": {self.unexpected_count} unexpected" if self.unexpected_count is not None else ""
+        return f"{self.expectation}{where}{count} ({self.detail})"
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    passed: bool
+    rows: int
+    expectations: int
+    failures: list[Failure] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        if self.passed:
+            return f"all {self.expectations} expectations passed on {self.rows} rows"
+        lines = "\n".join(f"  - {failure.line()}" for failure in self.failures)
+        return f"{len(self.failures)} of {self.expectations} expectations failed on {self.rows} rows:\n{lines}"
+
+
+class ValidationFailed(RuntimeError):
+    def __init__(self, report: ValidationReport, report_path: str):
+        self.report = report
+        self.report_path = report_path
+        super().__init__(f"validation failed: {report.describe()}\nreport: {report_path}")
+
+
+def build_suite(deliverable: Deliverable, min_rows: int):
+    """The expectations every dataset of this deliverable must meet, derived from its columns."""
+    import great_expectations as gx
+
+    E = gx.expectations
+    columns = [*deliverable.features, deliverable.target]
+    names = ["entity_id", "event_timestamp", *(column.name for column in columns), "split"]
+    suite = gx.ExpectationSuite(name=f"{deliverable.id}_dataset")
+    suite.add_expectation(E.ExpectTableColumnsToMatchSet(column_set=names, exact_match=True))
+    suite.add_expectation(E.ExpectTableRowCountToBeBetween(min_value=min_rows))
+    suite.add_expectation(E.ExpectColumnValuesToBeUnique(column="entity_id"))
+    suite.add_expectation(E.ExpectColumnValuesToNotBeNull(column="event_timestamp"))
+    suite.add_expectation(E.ExpectColumnValuesToBeInSet(column="split", value_set=["train", "test"]))
+    for column in columns:
+        suite.add_expectation(E.ExpectColumnValuesToNotBeNull(column=column.name))
+        suite.add_expectation(E.ExpectColumnValuesToBeInTypeList(column=column.name, type_list=NUMERIC_TYPES))
+        low = -FLOAT_LIMIT if column.min is None else column.min
+        high = FLOAT_LIMIT if column.max is None else column.max
+        suite.add_expectation(E.ExpectColumnValuesToBeBetween(column=column.name, min_value=low, max_value=high))
+    return suite
+
+
+def validate_frame(frame: pd.DataFrame, deliverable: Deliverable, min_rows: int) -> ValidationReport:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = context.data_sources.add_pandas("s2p").add_dataframe_asset(name=deliverable.id)
+    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
+    suite = build_suite(deliverable, min_rows)
+    results = batch.validate(suite, result_format="SUMMARY").results
+    failures = [_failure(result) for result in results if not result.success]
+    return ValidationReport(passed=not failures, rows=len(frame), expectations=len(results), failures=failures)
+
+
+def _failure(result) -> Failure:
+    config = result.expectation_config
+    kwargs = dict(config.kwargs)
+    outcome = result.result or {}
+    exception = _exception_message(result.exception_info or {})
+    if exception:
+        detail = f"could not be evaluated: {exception.splitlines()[0]}"
+    elif "observed_value" in outcome:
+        detail = f"observed {outcome['observed_value']!r}"
+    else:
+        partial = outcome.get("partial_unexpected_list") or []
+        detail = f"e.g. {partial[:3]!r}" if partial else "failed"
+    expected = {k: v for k, v in kwargs.items() if k not in ("column", "batch_id") and v is not None}
+    return Failure(
+        expectation=config.type,
+        column=kwargs.get("column"),
+        unexpected_count=outcome.get("unexpected_count"),
+        detail=f"{detail}; expected {expected}" if expected else detail,
+    )
+
+
+def _exception_message(info: dict) -> str | None:
+    """GX nests exceptions per metric when a metric could not be computed (a missing column, say)."""
+    if "raised_exception" in info:
+        return info.get("exception_message") if info.get("raised_exception") else None
+    for nested in info.values():
+        if isinstance(nested, dict) and nested.get("exception_message"):
+            return nested["exception_message"]
+    return None
+
+
+def run_validate(ctx: RunContext) -> ValidationReport:
+    paths = ctx.paths
+    frame = pd.read_parquet(paths.candidate)
+    report = validate_frame(frame, ctx.deliverable, ctx.deliverable.min_rows)
+    if not report.passed:
+        write_json(paths.failed_validation_report, report.to_dict())
+        os.replace(paths.candidate, paths.rejected)
+        raise ValidationFailed(report, str(paths.failed_validation_report))
+    write_json(paths.validation_report, report.to_dict())
+    os.replace(paths.candidate, paths.dataset)
+    paths.failed_validation_report.unlink(missing_ok=True)
+    return report

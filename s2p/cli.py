@@ -1,0 +1,227 @@
+"""`s2p`: list, run, stage, serve, monitor. Heavy libraries load only in the command that needs them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+QUIET_TELEMETRY = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "true",
+    "BENTOML_DO_NOT_TRACK": "true",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "FEAST_USAGE": "False",
+    "GX_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3",
+}
+
+#: DVC stages, each a group of pipeline steps run in one process (imports are paid once).
+STAGES = {
+    "prepare": ("etl", "validate"),
+    "features": ("features",),
+    "train": ("train", "reference"),
+    "evaluate": ("evaluate", "register"),
+    "package": ("package",),
+}
+
+
+def configure_environment():
+    """Point every library at this project's stores (unless the environment already does)."""
+    from s2p.paths import Stores
+
+    stores = Stores.from_env()
+    for key, value in {**QUIET_TELEMETRY, **stores.service_environment()}.items():
+        os.environ.setdefault(key, value)
+    return stores
+
+
+def cmd_list(args) -> int:
+    from s2p import catalog
+
+    deliverables = catalog.select(args.phase)
+    if args.json:
+        print(json.dumps([d.summary() for d in deliverables], indent=2))
+        return 0
+    rows = [("id", "phase", "task", "model", "reference", "metrics")]
+    rows += [(d.id, d.phase, d.task, d.model, d.reference, ",".join(d.metrics)) for d in deliverables]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_run(args) -> int:
+    configure_environment()
+    from pipeline.context import load_context
+
+    load_context(args.deliverable, data=args.data, target=args.target)  # fail fast on bad arguments
+    from flows.deliverable import deliverable_flow
+
+    summary = deliverable_flow(args.deliverable, data=args.data, target=args.target, size=args.size)
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        mlflow = summary["mlflow"]
+        verdict = "promoted to champion" if mlflow["promoted"] else "not promoted"
+        print(f"{summary['run_key']}: ours {summary['metrics']['ours']}")
+        print(f"{' ' * len(summary['run_key'])}  reference {summary['metrics']['reference']}")
+        print(f"model {mlflow['model_name']} v{mlflow['version']} {verdict}: {mlflow['reason']}")
+        print(f"bento {summary['bento']['tag']}; summary {summary['paths']['summary']}")
+    return 0
+
+
+def cmd_stage(args) -> int:
+    """One DVC stage: the same plain functions the flow's tasks wrap, without Prefect."""
+    configure_environment()
+    from pipeline import etl, evaluate, features, package, registry, train, validate
+    from pipeline.context import load_context
+
+    functions = {
+        "etl": etl.run_etl,
+        "validate": validate.run_validate,
+        "features": features.run_features,
+        "train": train.train_model,
+        "reference": train.fit_reference,
+        "evaluate": evaluate.run_evaluate,
+        "register": registry.run_register,
+        "package": package.run_package,
+    }
+    ctx = load_context(args.deliverable)
+    for step in STAGES[args.stage]:
+        result = functions[step](ctx)
+        print(f"{args.deliverable} {step}: {brief(result)}")
+    return 0
+
+
+def brief(result) -> str:
+    """A step result in one line: long lists (loss histories) are summarized."""
+    if hasattr(result, "describe"):
+        return result.describe()
+    fields = result.to_dict() if hasattr(result, "to_dict") else vars(result)
+    return ", ".join(
+        f"{key}={f'[{len(value)} values]' if isinstance(value, list) and len(value) > 5 else value}"
+        for key, value in fields.items()
+    )
+
+
+def cmd_serve(args) -> int:
+    stores = configure_environment()
+    from pipeline.context import load_context
+    from s2p.files import read_json
+
+    ctx = load_context(args.deliverable, stores, data=args.data, target=args.target)
+    if not ctx.paths.bento.exists():
+        raise SystemExit(f"no bento for {ctx.run_key} yet: run `s2p run {args.deliverable}` (or `dvc repro`) first")
+    tag = read_json(ctx.paths.bento)["tag"]
+    command = [str(Path(sys.executable).with_name("bentoml")), "serve", tag, "--host", args.host, "--port", str(args.port)]
+    print(f"serving {tag} on http://{args.host}:{args.port} (POST /predict); inference log {stores.inference_db}")
+    sys.stdout.flush()
+    os.execvpe(command[0], command, os.environ)
+
+
+def cmd_monitor(args) -> int:
+    configure_environment()
+    from pipeline.context import load_context
+    from pipeline.monitor import run_monitor
+
+    result = run_monitor(load_context(args.deliverable, data=args.data, target=args.target))
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        verdict = "drift detected" if result.drift_detected else "no drift"
+        print(
+            f"{result.deliverable}: {verdict}: {result.drifted_share:.0%} of {result.columns} columns drifted "
+            f"({', '.join(result.drifted_columns) or 'none'}) over {result.current_rows} requests "
+            f"(threshold {result.threshold:.0%})\nreport: {result.html}"
+        )
+    return 0
+
+
+def cmd_where(args) -> int:
+    stores = configure_environment()
+    from s2p import catalog
+
+    print("Where to look:")
+    for d in catalog.CATALOG:
+        paths = stores.run_paths(d.id)
+        print(f"  {d.id}:")
+        print(f"    metrics        {paths.metrics}")
+        print(f"    plots          {paths.plots}")
+        print(f"    registry       {paths.registry_decision}")
+        print(f"    bento          {paths.bento}   (serve: s2p serve {d.id})")
+        print(f"    drift report   {paths.monitoring / 'drift.html'}   (after: s2p monitor {d.id})")
+    print(f"  MLflow UI:       mlflow ui --backend-store-uri {stores.mlflow_tracking_uri}")
+    print("  DVC metrics:     dvc metrics show")
+    return 0
+
+
+def cmd_env(args) -> int:
+    stores = configure_environment()
+    extra = {"S2P_FEAST_REGISTRY": str(stores.feast_registry), "S2P_FEAST_ONLINE_STORE": str(stores.feast_online_store)}
+    for key, value in {**stores.service_environment(), **extra}.items():
+        print(f"export {key}={value}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="s2p", description="ScratchToProd: from-scratch ML, data to served model.")
+    commands = main.add_subparsers(dest="command", required=True)
+
+    listing = commands.add_parser("list", help="list the deliverables of the catalog")
+    listing.add_argument("--phase", help="only this syllabus phase")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(func=cmd_list)
+
+    def data_options(command):
+        command.add_argument("--data", help="your own CSV or parquet file instead of the bundled data")
+        command.add_argument("--target", help="the column of --data to predict (the others are features)")
+
+    run = commands.add_parser("run", help="run a deliverable's flow: data to a packaged champion")
+    run.add_argument("deliverable")
+    data_options(run)
+    run.add_argument("--size", type=int, help="use at most this many rows")
+    run.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    run.set_defaults(func=cmd_run)
+
+    stage = commands.add_parser("stage", help="run one DVC stage (what dvc.yaml calls)")
+    stage.add_argument("stage", choices=sorted(STAGES))
+    stage.add_argument("deliverable")
+    stage.set_defaults(func=cmd_stage)
+
+    serve = commands.add_parser("serve", help="serve a deliverable's bento with `bentoml serve`")
+    serve.add_argument("deliverable")
+    data_options(serve)
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.set_defaults(func=cmd_serve)
+
+    monitor = commands.add_parser("monitor", help="Evidently drift of served traffic against the training data")
+    monitor.add_argument("deliverable")
+    data_options(monitor)
+    monitor.add_argument("--json", action="store_true")
+    monitor.set_defaults(func=cmd_monitor)
+
+    commands.add_parser("where", help="print where the results are").set_defaults(func=cmd_where)
+    commands.add_parser("env", help="print the environment that points tools at the stores").set_defaults(func=cmd_env)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from s2p.errors import explain
+
+    try:
+        return args.func(args)
+    except Exception as error:  # known user errors become one clear line, the rest a traceback
+        message = explain(error)
+        if message is None:
+            raise
+        print(f"s2p: error: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

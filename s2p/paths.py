@@ -1,0 +1,172 @@
+"""Where everything lives: the one place that spells out paths.
+
+Every location of generated state has a default inside the repository (git-ignored) and an
+environment variable that moves it. Nothing is created here; steps create what they write.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_MARKERS = ("params.yaml", "dvc.yaml")
+
+
+def find_root(start: Path | None = None) -> Path:
+    """$S2P_ROOT, else the nearest folder above the working directory holding params.yaml and dvc.yaml."""
+    if os.environ.get("S2P_ROOT"):
+        return Path(os.environ["S2P_ROOT"]).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if all((folder / marker).is_file() for marker in PROJECT_MARKERS):
+            return folder
+    return Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Locations of the shared stores (tracking, feature store, model store, logs)."""
+
+    root: Path
+    params_file: Path
+    data: Path
+    artifacts: Path
+    state: Path
+    mlflow_tracking_uri: str
+    mlflow_artifacts: Path
+    prefect_home: Path
+    feast_repo: Path
+    feast_registry: Path
+    feast_online_store: Path
+    bentoml_home: Path
+    inference_db: Path
+
+    @classmethod
+    def from_env(cls, root: Path | None = None) -> Stores:
+        root = root or find_root()
+        env = os.environ
+
+        def path(var: str, default: Path) -> Path:
+            return Path(env[var]).resolve() if env.get(var) else default
+
+        state = path("S2P_STATE_DIR", root / ".s2p")
+        return cls(
+            root=root,
+            params_file=path("S2P_PARAMS", root / "params.yaml"),
+            data=path("S2P_DATA_DIR", root / "data"),
+            artifacts=path("S2P_ARTIFACTS_DIR", root / "artifacts"),
+            state=state,
+            mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{state / 'mlflow' / 'mlflow.db'}",
+            mlflow_artifacts=path("S2P_MLFLOW_ARTIFACTS", state / "mlflow" / "artifacts"),
+            prefect_home=path("PREFECT_HOME", state / "prefect"),
+            feast_repo=root / "feature_repo",
+            feast_registry=path("S2P_FEAST_REGISTRY", state / "feast" / "registry.db"),
+            feast_online_store=path("S2P_FEAST_ONLINE_STORE", state / "feast" / "online.db"),
+            bentoml_home=path("BENTOML_HOME", state / "bentoml"),
+            inference_db=path("S2P_INFERENCE_DB", state / "inference" / "inference.db"),
+        )
+
+    def service_environment(self) -> dict[str, str]:
+        """Variables that point the libraries (and child processes) at these stores."""
+        return {
+            "S2P_ROOT": str(self.root),
+            "MLFLOW_TRACKING_URI": self.mlflow_tracking_uri,
+            "PREFECT_HOME": str(self.prefect_home),
+            "BENTOML_HOME": str(self.bentoml_home),
+            "S2P_INFERENCE_DB": str(self.inference_db),
+        }
+
+    def run_paths(self, run_key: str) -> RunPaths:
+        return RunPaths(data=self.data / run_key, artifacts=self.artifacts / run_key)
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """The files of one run key (a deliverable on its bundled data, or on a user's file)."""
+
+    data: Path
+    artifacts: Path
+
+    @property
+    def candidate(self) -> Path:
+        return self.data / "candidate.parquet"
+
+    @property
+    def dataset(self) -> Path:
+        return self.data / "dataset.parquet"
+
+    @property
+    def rejected(self) -> Path:
+        return self.data / "rejected.parquet"
+
+    @property
+    def training_set(self) -> Path:
+        return self.data / "training_set.parquet"
+
+    @property
+    def validation_report(self) -> Path:
+        return self.artifacts / "validation.json"
+
+    @property
+    def failed_validation_report(self) -> Path:
+        return self.artifacts / "validation_failed.json"
+
+    @property
+    def model(self) -> Path:
+        return self.artifacts / "model.pkl"
+
+    @property
+    def reference_model(self) -> Path:
+        return self.artifacts / "reference.pkl"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.artifacts / "checkpoint.pkl"
+
+    @property
+    def training_report(self) -> Path:
+        return self.artifacts / "training.json"
+
+    @property
+    def reference_report(self) -> Path:
+        return self.artifacts / "reference_training.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.artifacts / "metrics.json"
+
+    @property
+    def plots(self) -> Path:
+        return self.artifacts / "plots"
+
+    @property
+    def registry_decision(self) -> Path:
+        return self.artifacts / "registry.json"
+
+    @property
+    def bento(self) -> Path:
+        return self.artifacts / "bento.json"
+
+    @property
+    def bento_build(self) -> Path:
+        return self.artifacts / "bento_build"
+
+    @property
+    def monitoring(self) -> Path:
+        return self.artifacts / "monitoring"
+
+    @property
+    def run_summary(self) -> Path:
+        return self.artifacts / "run.json"
+
+    @property
+    def failed_run_summary(self) -> Path:
+        return self.artifacts / "run_failed.json"
+
+
+def slug(text: str) -> str:
+    """A name safe for files, MLflow, Feast and BentoML: lowercase letters, digits and underscores."""
+    cleaned = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return cleaned or "data"

@@ -1,0 +1,5 @@
+"""The project's own topological scheduler (the syllabus's DSA interlude)."""
+
+from scheduler.dag import DAG, CycleError
+
+__all__ = ["DAG", "CycleError"]
