@@ -38,7 +38,8 @@ class EpochTrainable(BaseEstimator):
 
     def _epoch(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> float:
         """Run and record one epoch; a non-finite loss stops training with a clear error."""
-        loss = float(self._run_epoch(X, y, rng))
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, by name
+            loss = float(self._run_epoch(X, y, rng))
         if not np.isfinite(loss):
             raise FloatingPointError(
                 f"{type(self).__name__} diverged at epoch {len(self.loss_history_) + 1} "

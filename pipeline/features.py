@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import string
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -70,7 +72,8 @@ def run_features(ctx: RunContext) -> FeaturesResult:
     store.apply([entity, view])
     start = dataset["event_timestamp"].min().to_pydatetime()
     end = dataset["event_timestamp"].max().to_pydatetime() + timedelta(seconds=1)
-    store.materialize(start_date=start, end_date=end, feature_views=[view.name])
+    with contextlib.redirect_stdout(sys.stderr):  # Feast prints progress; stdout stays for results
+        store.materialize(start_date=start, end_date=end, feature_views=[view.name])
     target = ctx.deliverable.target.name
     entity_rows = dataset[["entity_id", "event_timestamp", target, "split"]]
     references = [f"{view.name}:{name}" for name in ctx.deliverable.feature_names]

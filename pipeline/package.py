@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pipeline.context import RunContext
-from s2p.files import read_json, write_json, write_pickle
+from s2p.files import write_json, write_pickle
 
 SERVICE = "serving.service:Predictor"
 
@@ -60,7 +60,11 @@ def write_build_context(ctx: RunContext, spec: dict) -> Path:
     bentofile = {
         "service": SERVICE,
         "name": spec["bento_name"],
-        "labels": {"deliverable": spec["deliverable"], "model_version": spec["model_version"]},
+        "labels": {
+            "deliverable": spec["deliverable"],
+            "model_version": spec["model_version"],
+            "model_tag": spec["model_tag"],
+        },
         "include": ["serving/*.py", "serving/s2p_service.json", "models/**/*.py"],
         "python": {"packages": ["numpy", "scikit-learn", "pandas", "pydantic"], "lock_packages": False},
     }
@@ -78,12 +82,12 @@ def run_package(ctx: RunContext) -> BentoInfo:
 
     mlflow.set_tracking_uri(ctx.stores.mlflow_tracking_uri)
     champion = MlflowClient().get_model_version_by_alias(ctx.model_name, CHAMPION)
-    if ctx.paths.bento.exists():
-        previous = BentoInfo(**read_json(ctx.paths.bento))
-        if previous.model_version == str(champion.version) and _exists(bentoml, previous.tag):
-            info = BentoInfo(**{**previous.to_dict(), "reused": True})
-            write_json(ctx.paths.bento, info.to_dict())
-            return info
+    existing = find_bento(bentoml, ctx.model_name, str(champion.version))
+    if existing is not None:
+        info = BentoInfo(str(existing.tag), existing.info.labels.get("model_tag", ""), str(champion.version),
+                         str(ctx.paths.bento_build), reused=True)
+        write_json(ctx.paths.bento, info.to_dict())
+        return info
     model = mlflow.sklearn.load_model(f"models:/{ctx.model_name}@{CHAMPION}")
     labels = {"deliverable": ctx.deliverable.id, "mlflow_version": str(champion.version)}
     with bentoml.models.create(ctx.model_name, labels=labels, metadata={"mlflow_run_id": champion.run_id}) as saved:
@@ -96,10 +100,8 @@ def run_package(ctx: RunContext) -> BentoInfo:
     return info
 
 
-def _exists(bentoml, tag: str) -> bool:
-    try:
-        bentoml.bentos.get(tag)
-        return True
-    except bentoml.exceptions.NotFound:
-        return False
+def find_bento(bentoml, name: str, model_version: str):
+    """The newest bento already built for this registry version, if any."""
+    built = [b for b in bentoml.bentos.list(name) if b.info.labels.get("model_version") == model_version]
+    return max(built, key=lambda b: b.info.creation_time) if built else None
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 QUIET_TELEMETRY = {
@@ -16,6 +17,8 @@ QUIET_TELEMETRY = {
     "FEAST_USAGE": "False",
     "GX_ANALYTICS_ENABLED": "false",
     "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3",
+    # third-party deprecation chatter (SQLAlchemy in MLflow, pathspec in BentoML) buries the log
+    "PYTHONWARNINGS": "ignore::DeprecationWarning",
 }
 
 #: DVC stages, each a group of pipeline steps run in one process (imports are paid once).
@@ -35,6 +38,7 @@ def configure_environment():
     stores = Stores.from_env()
     for key, value in {**QUIET_TELEMETRY, **stores.service_environment()}.items():
         os.environ.setdefault(key, value)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     return stores
 
 

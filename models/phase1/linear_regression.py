@@ -51,7 +51,7 @@ class LinearRegression(RegressorMixin, EpochTrainable):
         max_epochs: int = 10000,
         tol: float = 1e-14,
         batch_size: int = 32,
-        lr_decay: float = 0.01,
+        lr_decay: float = 0.0,
         fit_intercept: bool = True,
         random_state: int | None = None,
     ):
@@ -96,8 +96,10 @@ class LinearRegression(RegressorMixin, EpochTrainable):
         self.x_mean_ = X.mean(axis=0) if self.fit_intercept else np.zeros(X.shape[1])
         scale = X.std(axis=0)
         self.x_scale_ = np.where(scale > 0, scale, 1.0)
-        self.w_ = np.zeros(X.shape[1])  # weights on standardized features
+        self.w_ = np.zeros(X.shape[1])  # weights on standardized features (the current iterate)
         self.b_ = 0.0
+        self.w_avg_, self.b_avg_ = self.w_.copy(), 0.0  # what the model predicts with
+        self.steps_ = 0
         self.loss_history_ = []
         self._set_public()
 
@@ -110,20 +112,19 @@ class LinearRegression(RegressorMixin, EpochTrainable):
         epoch = len(self.loss_history_)
         if self.solver == "gd":
             self._step(Z, y, self.learning_rate)
+            self.w_avg_, self.b_avg_ = self.w_, self.b_
         else:
             batch = 1 if self.solver == "sgd" else min(self.batch_size, n)
             lr = self.learning_rate / (1.0 + epoch * self.lr_decay)
             order = rng.permutation(n)
-            w_sum, b_sum, steps = np.zeros_like(self.w_), 0.0, 0
             for start in range(0, n, batch):
-                rows = order[start : start + batch]
-                self._step(Z[rows], y[rows], lr)
-                w_sum += self.w_
-                b_sum += self.b_
-                steps += 1
-            self.w_, self.b_ = w_sum / steps, b_sum / steps  # the epoch's averaged iterate
+                self._step(Z[order[start : start + batch]], y[order[start : start + batch]], lr)
+                self.steps_ += 1
+                weight = 1.0 / self.steps_  # running mean of every iterate so far (Polyak-Ruppert)
+                self.w_avg_ = self.w_avg_ + weight * (self.w_ - self.w_avg_)
+                self.b_avg_ = self.b_avg_ + weight * (self.b_ - self.b_avg_)
         self._set_public()
-        return mean_squared_error(y, Z @ self.w_ + self.b_)
+        return mean_squared_error(y, Z @ self.w_avg_ + self.b_avg_)
 
     def _step(self, Z: np.ndarray, y: np.ndarray, lr: float) -> None:
         residual = Z @ self.w_ + self.b_ - y  # (batch,)
@@ -133,8 +134,8 @@ class LinearRegression(RegressorMixin, EpochTrainable):
 
     def _set_public(self) -> None:
         """Coefficients in the original feature units, kept current so a checkpoint can predict."""
-        self.coef_ = self.w_ / self.x_scale_
-        self.intercept_ = float(self.b_ - self.x_mean_ @ self.coef_)
+        self.coef_ = self.w_avg_ / self.x_scale_
+        self.intercept_ = float(self.b_avg_ - self.x_mean_ @ self.coef_)
 
     def _finish(self) -> None:
         self.n_epochs_ = len(self.loss_history_)

@@ -1,0 +1,88 @@
+"""Typed parameters, the catalog, and a CLI that starts without heavy imports."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from s2p import catalog
+from s2p.config import ConfigError, DeliverableParams, build, load_params
+from tests.conftest import ROOT
+
+HEAVY = ("prefect", "mlflow", "feast", "bentoml", "torch", "pandas", "great_expectations", "evidently", "sklearn")
+
+
+def test_params_yaml_loads_typed():
+    params = load_params(ROOT / "params.yaml")
+    lr = params["linear_regression"]
+    assert isinstance(lr, DeliverableParams)
+    assert lr.seed == 42 and lr.model["solver"] == "gd" and lr.gate.min_improvement == 0.0
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"sede": 1}, "unknown key\\(s\\) sede"),
+        ({"seed": "42"}, "seed must be int"),
+        ({"test_size": 1.5}, "test_size must lie strictly between 0 and 1"),
+        ({"gate": {"min_improvment": 0.1}}, "deliverables.x.gate: unknown key"),
+        ({"monitor": {"window": 1.5}}, "monitor.window must be int"),
+        ({"model": [1, 2]}, "model must be a mapping"),
+    ],
+)
+def test_bad_params_fail_loudly_naming_the_key(section, message):
+    with pytest.raises(ConfigError, match=message):
+        build(DeliverableParams, section, "deliverables.x")
+
+
+def test_unknown_deliverable_in_params(tmp_path):
+    file = tmp_path / "params.yaml"
+    file.write_text("deliverables:\n  linear_regresion: {}\n")
+    with pytest.raises(ConfigError, match="unknown deliverable 'linear_regresion'"):
+        load_params(file)
+
+
+def test_catalog_entries_resolve():
+    from s2p.imports import import_object
+    from s2p.metrics import METRICS
+
+    ids = [d.id for d in catalog.CATALOG]
+    assert len(ids) == len(set(ids))
+    for d in catalog.CATALOG:
+        assert callable(import_object(d.model)) and callable(import_object(d.reference))
+        assert set(d.metrics) <= set(METRICS) and d.gate.metric in d.metrics
+        assert METRICS[d.gate.metric][1] == d.gate.greater_is_better
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "s2p.cli", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_list_json_has_the_catalog_fields():
+    result = run_cli("list", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["id"] for row in rows] == [d.id for d in catalog.CATALOG]
+    for key in ("id", "phase", "title", "task", "model", "reference", "metrics"):
+        assert key in rows[0]
+    table = run_cli("list").stdout
+    assert "linear_regression" in table and "sklearn.linear_model:LinearRegression" in table
+
+
+def test_cli_imports_no_heavy_library_to_start():
+    code = "import sys, s2p.cli; s2p.cli.parser().format_help(); print([m for m in %r if m in sys.modules])" % (HEAVY,)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_unknown_deliverable_is_one_clear_line():
+    result = run_cli("run", "no_such_model")
+    assert result.returncode == 1
+    assert "unknown deliverable 'no_such_model'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_target_without_data_is_refused():
+    result = run_cli("run", "linear_regression", "--target", "y")
+    assert result.returncode == 1 and "--target only makes sense with --data" in result.stderr
