@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -94,14 +96,32 @@ def run_package(ctx: RunContext) -> BentoInfo:
         write_pickle(Path(saved.path_of("model.pkl")), model)
     spec = serving_spec(ctx, str(saved.tag), str(champion.version))
     build = write_build_context(ctx, spec)
-    bento = bentoml.bentos.build_bentofile(str(build / "bentofile.yaml"), build_ctx=str(build))
-    info = BentoInfo(str(bento.tag), str(saved.tag), str(champion.version), str(build), reused=False)
+    tag = build_bento(build)
+    info = BentoInfo(tag, str(saved.tag), str(champion.version), str(build), reused=False)
     write_json(ctx.paths.bento, info.to_dict())
     return info
 
 
+def build_bento(build: Path) -> str:
+    """`bentoml build` in the build context, in its own process: the service module it imports must
+    be the one in the context, not a `serving` package this process may already have imported."""
+    bentoml_cli = Path(sys.executable).with_name("bentoml")
+    command = [str(bentoml_cli) if bentoml_cli.exists() else "bentoml", "build", "--output", "tag", "."]
+    done = subprocess.run(command, cwd=build, capture_output=True, text=True, env=os.environ.copy())
+    if done.returncode != 0:
+        raise RuntimeError(f"bentoml build failed in {build}:\n{done.stderr[-2000:]}")
+    tags = [line.removeprefix("__tag__:") for line in done.stdout.splitlines() if line.startswith("__tag__:")]
+    if not tags:
+        raise RuntimeError(f"bentoml build printed no tag:\n{done.stdout[-2000:]}")
+    return tags[-1]
+
+
 def find_bento(bentoml, name: str, model_version: str):
     """The newest bento already built for this registry version, if any."""
-    built = [b for b in bentoml.bentos.list(name) if b.info.labels.get("model_version") == model_version]
+    try:
+        bentos = bentoml.bentos.list(name)
+    except bentoml.exceptions.NotFound:
+        return None
+    built = [b for b in bentos if b.info.labels.get("model_version") == model_version]
     return max(built, key=lambda b: b.info.creation_time) if built else None
 

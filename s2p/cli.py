@@ -131,7 +131,8 @@ def cmd_monitor(args) -> int:
     from pipeline.context import load_context
     from pipeline.monitor import run_monitor
 
-    result = run_monitor(load_context(args.deliverable, data=args.data, target=args.target))
+    overrides = {"monitor": {"window": args.window}} if args.window else None
+    result = run_monitor(load_context(args.deliverable, data=args.data, target=args.target, overrides=overrides))
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -205,6 +206,7 @@ def parser() -> argparse.ArgumentParser:
     monitor = commands.add_parser("monitor", help="Evidently drift of served traffic against the training data")
     monitor.add_argument("deliverable")
     data_options(monitor)
+    monitor.add_argument("--window", type=int, help="compare the newest N logged requests (default: params.yaml)")
     monitor.add_argument("--json", action="store_true")
     monitor.set_defaults(func=cmd_monitor)
 

@@ -117,6 +117,11 @@ def params_for(params_file: Path, deliverable_id: str) -> DeliverableParams:
 
 
 def with_overrides(params: DeliverableParams, overrides: dict[str, Any], where: str) -> DeliverableParams:
-    """A copy of ``params`` with top-level keys replaced (for CLI and deployment parameters)."""
-    merged = dataclasses.asdict(params) | overrides
+    """A copy of ``params`` with keys replaced; nested sections (model, gate, ...) are merged key by key."""
+    merged = dataclasses.asdict(params)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merged[key] | value
+        else:
+            merged[key] = value
     return build(DeliverableParams, merged, where)

@@ -1,0 +1,79 @@
+"""One real library each: the Feast store, and training with checkpoints that a rerun resumes."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.phase1.linear_regression import LinearRegression
+from pipeline.context import make_context
+from pipeline.etl import run_etl
+from pipeline.features import open_store, run_features
+from pipeline.train import fit_epochs, train_model
+from pipeline.validate import run_validate
+from s2p import catalog
+from s2p.config import DeliverableParams
+
+LR = catalog.get("linear_regression")
+
+
+@pytest.fixture
+def prepared(stores):
+    ctx = make_context(LR, DeliverableParams(size=120, checkpoint_every=10, model={"solver": "gd", "learning_rate": 0.2}), stores)
+    run_etl(ctx)
+    run_validate(ctx)
+    return ctx
+
+
+def test_feast_training_set_equals_the_dataset_and_the_online_store_serves_it(prepared):
+    result = run_features(prepared)
+    dataset = pd.read_parquet(prepared.paths.dataset)
+    training = pd.read_parquet(prepared.paths.training_set)
+    assert result.training_rows == len(dataset) == 120
+    pd.testing.assert_frame_equal(
+        training[LR.feature_names].reset_index(drop=True), dataset[LR.feature_names].reset_index(drop=True)
+    )
+    store = open_store(prepared.stores)
+    assert [view.name for view in store.list_feature_views()] == ["linear_regression"]
+    first = dataset.iloc[0]
+    online = store.get_online_features(
+        features=["linear_regression:bmi", "linear_regression:s5"], entity_rows=[{"entity_id": int(first["entity_id"])}]
+    ).to_dict()
+    assert online["bmi"] == [pytest.approx(first["bmi"])] and online["s5"] == [pytest.approx(first["s5"])]
+
+
+def test_training_resumes_from_its_checkpoint_after_a_crash(prepared, monkeypatch):
+    run_features(prepared)
+    X = np.random.default_rng(0).normal(size=(80, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 3.0
+    checkpoint = prepared.paths.checkpoint
+    crashing = LinearRegression(solver="gd", learning_rate=0.2, max_epochs=300, tol=0.0, random_state=0)
+    original = LinearRegression._run_epoch
+
+    def crash_at_epoch_55(self, X, y, rng):
+        if len(self.loss_history_) == 55:
+            raise KeyboardInterrupt("killed")
+        return original(self, X, y, rng)
+
+    monkeypatch.setattr(LinearRegression, "_run_epoch", crash_at_epoch_55)
+    with pytest.raises(KeyboardInterrupt):
+        fit_epochs(crashing, X, y, checkpoint=checkpoint, every=10, progress=False)
+    assert checkpoint.exists()
+    monkeypatch.setattr(LinearRegression, "_run_epoch", original)
+
+    fresh = LinearRegression(solver="gd", learning_rate=0.2, max_epochs=300, tol=0.0, random_state=0)
+    resumed, start = fit_epochs(fresh, X, y, checkpoint=checkpoint, every=10, progress=False)
+    assert start == 50
+    straight = LinearRegression(solver="gd", learning_rate=0.2, max_epochs=300, tol=0.0, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(resumed.coef_, straight.coef_)
+    assert resumed.n_epochs_ == straight.n_epochs_ > 55
+
+    other = LinearRegression(solver="gd", learning_rate=0.1, max_epochs=300, tol=0.0, random_state=0)
+    _, start = fit_epochs(other, X, y, checkpoint=checkpoint, every=10, progress=False)
+    assert start == 0  # a checkpoint of another job (other hyperparameters) is not resumed
+
+
+def test_train_step_writes_model_and_report_and_removes_the_checkpoint(prepared):
+    run_features(prepared)
+    result = train_model(prepared, progress=False)
+    assert result.device == "cpu" and result.epochs > 1 and result.loss_history[-1] < result.loss_history[0]
+    assert prepared.paths.model.exists() and not prepared.paths.checkpoint.exists()
