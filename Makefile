@@ -17,7 +17,6 @@ $(STAMP): requirements.lock pyproject.toml
 
 # The main job: `dvc repro` of every declared deliverable at its default size.
 run: install
-	$(BIN)/s2p init
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 	$(BIN)/s2p where
 

@@ -57,7 +57,7 @@ def build_dataset(
         if "event_timestamp" in frame.columns
         else EPOCH + pd.to_timedelta(frame["entity_id"].astype("int64"), unit="h")
     )
-    n_test = max(1, int(round(len(frame) * test_size)))
+    n_test = max(1, round(len(frame) * test_size))
     split = np.full(len(frame), "train", dtype=object)
     split[rng.permutation(len(frame))[:n_test]] = "test"
     frame["split"] = split
@@ -76,10 +76,8 @@ def _utc_timestamps(values: pd.Series) -> pd.Series:
 
 def run_etl(ctx: RunContext) -> EtlResult:
     """Write the candidate dataset; validation decides whether it becomes the dataset."""
-    columns = ctx.deliverable.feature_names + [ctx.deliverable.target.name]
-    frame, duplicates = build_dataset(
-        extract(ctx), columns, ctx.params.seed, ctx.params.test_size, ctx.params.size
-    )
+    columns = [*ctx.deliverable.feature_names, ctx.deliverable.target.name]
+    frame, duplicates = build_dataset(extract(ctx), columns, ctx.params.seed, ctx.params.test_size, ctx.params.size)
     write_parquet(ctx.paths.candidate, frame)
     n_test = int((frame["split"] == "test").sum())
     return EtlResult(len(frame), len(frame) - n_test, n_test, duplicates, str(ctx.paths.candidate))

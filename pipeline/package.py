@@ -86,8 +86,13 @@ def run_package(ctx: RunContext) -> BentoInfo:
     champion = MlflowClient().get_model_version_by_alias(ctx.model_name, CHAMPION)
     existing = find_bento(bentoml, ctx.model_name, str(champion.version))
     if existing is not None:
-        info = BentoInfo(str(existing.tag), existing.info.labels.get("model_tag", ""), str(champion.version),
-                         str(ctx.paths.bento_build), reused=True)
+        info = BentoInfo(
+            str(existing.tag),
+            existing.info.labels.get("model_tag", ""),
+            str(champion.version),
+            str(ctx.paths.bento_build),
+            reused=True,
+        )
         write_json(ctx.paths.bento, info.to_dict())
         return info
     model = mlflow.sklearn.load_model(f"models:/{ctx.model_name}@{CHAMPION}")
@@ -124,4 +129,3 @@ def find_bento(bentoml, name: str, model_version: str):
         return None
     built = [b for b in bentos if b.info.labels.get("model_version") == model_version]
     return max(built, key=lambda b: b.info.creation_time) if built else None
-

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -49,13 +50,13 @@ def tracking(ctx: RunContext):
 
     mlflow.set_tracking_uri(ctx.stores.mlflow_tracking_uri)
     if ctx.stores.mlflow_tracking_uri.startswith("sqlite:///"):
-        ctx.stores.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
+        Path(ctx.stores.mlflow_tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     client = MlflowClient()
     name = f"s2p/{ctx.run_key}"
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
         try:
-            return client, client.create_experiment(name, artifact_location=ctx.stores.mlflow_artifacts.as_uri())
+            return client, client.create_experiment(name, artifact_location=ctx.stores.mlflow_artifacts)
         except MlflowException:  # created meanwhile by a concurrent run
             experiment = client.get_experiment_by_name(name)
     return client, experiment.experiment_id

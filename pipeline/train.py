@@ -99,7 +99,11 @@ def fit_epochs(estimator, X, y, *, checkpoint, every: int, progress: bool = True
         rng = np.random.default_rng(estimator.random_state)
         estimator._init_state(X, y)
     bar = tqdm(
-        total=estimator.max_epochs, initial=resumed, desc="train", unit="epoch", mininterval=0.5,
+        total=estimator.max_epochs,
+        initial=resumed,
+        desc="train",
+        unit="epoch",
+        mininterval=0.5,
         disable=None if progress else True,  # None: shown on a terminal only
     )
     converged = resumed > 0 and estimator._converged()
@@ -160,7 +164,9 @@ def fit_reference(ctx: RunContext) -> TrainResult:
     d = ctx.deliverable
     frame = pd.read_parquet(ctx.paths.training_set)
     X, y = split_xy(frame, d.feature_names, d.target.name, "train")
-    reference = build_estimator(d.reference, dict(ctx.params.reference), ctx.params.seed, f"deliverables.{d.id}.reference")
+    reference = build_estimator(
+        d.reference, dict(ctx.params.reference), ctx.params.seed, f"deliverables.{d.id}.reference"
+    )
     started = time.perf_counter()
     reference.fit(X, y)
     elapsed = time.perf_counter() - started

@@ -120,7 +120,15 @@ def cmd_serve(args) -> int:
     if not ctx.paths.bento.exists():
         raise SystemExit(f"no bento for {ctx.run_key} yet: run `s2p run {args.deliverable}` (or `dvc repro`) first")
     tag = read_json(ctx.paths.bento)["tag"]
-    command = [str(Path(sys.executable).with_name("bentoml")), "serve", tag, "--host", args.host, "--port", str(args.port)]
+    command = [
+        str(Path(sys.executable).with_name("bentoml")),
+        "serve",
+        tag,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
     print(f"serving {tag} on http://{args.host}:{args.port} (POST /predict); inference log {stores.inference_db}")
     sys.stdout.flush()
     os.execvpe(command[0], command, os.environ)

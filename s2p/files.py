@@ -40,9 +40,8 @@ def read_json(source: Path) -> Any:
 
 
 def write_pickle(target: Path, obj: Any) -> Path:
-    with atomic_path(target) as temporary:
-        with open(temporary, "wb") as handle:
-            pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    with atomic_path(target) as temporary, open(temporary, "wb") as handle:
+        pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
     return Path(target)
 
 

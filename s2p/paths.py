@@ -35,7 +35,7 @@ class Stores:
     artifacts: Path
     state: Path
     mlflow_tracking_uri: str
-    mlflow_artifacts: Path
+    mlflow_artifacts: str  # a URI: file:///... by default, s3://bucket/prefix in production
     prefect_home: Path
     feast_repo: Path
     feast_registry: Path
@@ -59,7 +59,7 @@ class Stores:
             artifacts=path("S2P_ARTIFACTS_DIR", root / "artifacts"),
             state=state,
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{state / 'mlflow' / 'mlflow.db'}",
-            mlflow_artifacts=path("S2P_MLFLOW_ARTIFACTS", state / "mlflow" / "artifacts"),
+            mlflow_artifacts=_uri(env.get("S2P_MLFLOW_ARTIFACTS"), state / "mlflow" / "artifacts"),
             prefect_home=path("PREFECT_HOME", state / "prefect"),
             feast_repo=root / "feature_repo",
             feast_registry=path("S2P_FEAST_REGISTRY", state / "feast" / "registry.db"),
@@ -164,6 +164,13 @@ class RunPaths:
     @property
     def failed_run_summary(self) -> Path:
         return self.artifacts / "run_failed.json"
+
+
+def _uri(value: str | None, default: Path) -> str:
+    """A URI as given (s3://, gs://, file://), or a local path turned into a file:// URI."""
+    if value and "://" in value:
+        return value
+    return (Path(value).resolve() if value else default).as_uri()
 
 
 def slug(text: str) -> str:

@@ -156,8 +156,11 @@ def execute(steps: list[Step], engine, on_finish: Callable[[Outcome], None] | No
                 name, started = running.pop(future)
                 ok, value = engine.outcome(future)
                 seconds = time.perf_counter() - started
-                finish(Outcome(name, COMPLETED, result=value, seconds=seconds) if ok
-                       else Outcome(name, FAILED, error=value, seconds=seconds))
+                finish(
+                    Outcome(name, COMPLETED, result=value, seconds=seconds)
+                    if ok
+                    else Outcome(name, FAILED, error=value, seconds=seconds)
+                )
             submit_ready()
     finally:
         engine.close()

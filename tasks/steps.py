@@ -27,7 +27,11 @@ def etl(ctx: RunContext) -> etl_step.EtlResult:
     result = etl_step.run_etl(ctx)
     get_run_logger().info(
         "etl: %d rows (%d train, %d test), %d duplicate rows dropped -> %s",
-        result.rows, result.train_rows, result.test_rows, result.duplicates_dropped, result.candidate,
+        result.rows,
+        result.train_rows,
+        result.test_rows,
+        result.duplicates_dropped,
+        result.candidate,
     )
     return result
 
@@ -40,7 +44,12 @@ def validate(ctx: RunContext, extracted: etl_step.EtlResult) -> validate_step.Va
     except validate_step.ValidationFailed as failure:
         logger.error("%s", failure)
         rows = [
-            {"expectation": f.expectation, "column": f.column or "", "unexpected": f.unexpected_count, "detail": f.detail}
+            {
+                "expectation": f.expectation,
+                "column": f.column or "",
+                "unexpected": f.unexpected_count,
+                "detail": f.detail,
+            }
             for f in failure.report.failures
         ]
         create_table_artifact(rows, key=artifact_key(ctx, "validation"), description=f"FAILED: {failure.report_path}")
@@ -62,7 +71,11 @@ def train(ctx: RunContext, training_set: features_step.FeaturesResult) -> train_
     result = train_step.train_model(ctx)
     get_run_logger().info(
         "train: %s on %s, %d epochs (resumed at %d) in %.3f s",
-        result.estimator, result.device, result.epochs, result.resumed_from_epoch, result.fit_seconds,
+        result.estimator,
+        result.device,
+        result.epochs,
+        result.resumed_from_epoch,
+        result.fit_seconds,
     )
     return result
 

@@ -18,7 +18,9 @@ LR = catalog.get("linear_regression")
 
 @pytest.fixture
 def prepared(stores):
-    ctx = make_context(LR, DeliverableParams(size=120, checkpoint_every=10, model={"solver": "gd", "learning_rate": 0.2}), stores)
+    ctx = make_context(
+        LR, DeliverableParams(size=120, checkpoint_every=10, model={"solver": "gd", "learning_rate": 0.2}), stores
+    )
     run_etl(ctx)
     run_validate(ctx)
     return ctx

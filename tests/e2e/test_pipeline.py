@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -40,7 +41,7 @@ def test_flow_runs_every_step_and_reports_one_json_object(first_run):
     assert summary["bento"]["tag"].startswith("linear_regression:")
     for key in ("dataset", "training_set", "model", "metrics", "registry_decision", "bento"):
         assert os.path.exists(summary["paths"][key]), key
-    assert json.loads(open(summary["paths"]["summary"]).read())["mlflow"]["version"] == "1"
+    assert json.loads(Path(summary["paths"]["summary"]).read_text())["mlflow"]["version"] == "1"
 
 
 def test_registry_holds_the_champion_and_the_logged_run(first_run):
@@ -92,7 +93,10 @@ def server(first_run):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "s2p.cli", "serve", "linear_regression", "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -170,7 +174,10 @@ def test_malformed_bodies_get_a_4xx_naming_the_problem_and_no_log_rows(server, b
 def monitor(window: int) -> dict:
     result = subprocess.run(
         [sys.executable, "-m", "s2p.cli", "monitor", "linear_regression", "--json", "--window", str(window)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -181,7 +188,7 @@ def test_monitor_finds_no_drift_on_training_like_traffic_and_drift_on_shifted_tr
     assert httpx.post(f"{server}/predict", json={"rows": normal}, timeout=30).status_code == 200
     calm = monitor(window=120)
     assert calm["drift_detected"] is False and calm["current_rows"] == 120
-    assert os.path.getsize(calm["html"]) > 0 and json.load(open(calm["json"]))
+    assert os.path.getsize(calm["html"]) > 0 and json.loads(Path(calm["json"]).read_text())
 
     shift = {"age": 15.0, "bmi": 8.0, "bp": 25.0, "s1": 60.0, "s2": 50.0, "s5": 1.0, "s6": 25.0}
     shifted = [{k: v + shift.get(k, 0.0) for k, v in row.items()} for row in training_rows(120, seed=2)]

@@ -71,7 +71,7 @@ def test_list_json_has_the_catalog_fields():
 
 
 def test_cli_imports_no_heavy_library_to_start():
-    code = "import sys, s2p.cli; s2p.cli.parser().format_help(); print([m for m in %r if m in sys.modules])" % (HEAVY,)
+    code = f"import sys, s2p.cli; s2p.cli.parser().format_help(); print([m for m in {HEAVY!r} if m in sys.modules])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
 

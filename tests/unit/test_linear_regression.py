@@ -79,7 +79,7 @@ def test_loss_history_and_tolerance_stop(standardized):
     model = LinearRegression(solver="gd", learning_rate=0.2, tol=1e-6, max_epochs=5000).fit(X, y)
     assert 1 < model.n_epochs_ < 5000  # stopped by tolerance, not by the epoch budget
     assert len(model.loss_history_) == model.n_epochs_
-    assert all(b <= a + 1e-9 for a, b in zip(model.loss_history_, model.loss_history_[1:]))
+    assert all(b <= a + 1e-9 for a, b in zip(model.loss_history_, model.loss_history_[1:], strict=False))
 
 
 def test_metrics_match_sklearn(diabetes):
@@ -119,7 +119,7 @@ def test_refuses_unfitted_and_bad_input(diabetes):
 
 def test_divergence_is_reported(standardized):
     X, y = standardized
-    with pytest.raises(FloatingPointError, match="diverged.*lower learning_rate"):
+    with pytest.raises(FloatingPointError, match=r"diverged.*lower learning_rate"):
         LinearRegression(solver="gd", learning_rate=50.0).fit(X, y)
 
 

@@ -1,0 +1,81 @@
+"""`dvc repro` end to end in a temporary copy of the repository: the second repro is a no-op and a
+change to one parameter reruns only the stages that read it."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def tracked_files() -> list[str]:
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True
+    )
+    return [line for line in listed.stdout.splitlines() if line and (ROOT / line).is_file()]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    copy = tmp_path_factory.mktemp("repo")
+    for name in tracked_files():
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, copy / name)
+    git = ["git", "-c", "user.email=ci@s2p", "-c", "user.name=ci"]
+    subprocess.run([*git, "init", "-q"], cwd=copy, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=copy, check=True)
+    subprocess.run([*git, "commit", "-qm", "copy"], cwd=copy, check=True)
+    return copy
+
+
+def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("S2P_ROOT", "S2P_DATA_DIR", "S2P_ARTIFACTS_DIR")}
+    state = repo / ".s2p"
+    env.update(
+        {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
+            "S2P_STATE_DIR": str(state),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{state / 'mlflow.db'}",
+            "S2P_MLFLOW_ARTIFACTS": str(state / "mlruns"),
+            "BENTOML_HOME": str(state / "bentoml"),
+            "S2P_INFERENCE_DB": str(state / "inference.db"),
+        }
+    )
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("dvc")), *args], cwd=repo, env=env, capture_output=True, text=True
+    )
+
+
+def test_repro_builds_everything_then_is_a_no_op(repo):
+    first = dvc(repo, "repro")
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    metrics = json.loads((repo / "artifacts/linear_regression/metrics.json").read_text())
+    assert metrics["ours"]["rmse"] == pytest.approx(metrics["reference"]["rmse"], rel=1e-3)
+    assert json.loads((repo / "artifacts/linear_regression/bento.json").read_text())["tag"]
+    assert (repo / "artifacts/linear_regression/plots/residuals.png").stat().st_size > 0
+
+    second = dvc(repo, "repro")
+    assert second.returncode == 0
+    assert "Data and pipelines are up to date" in second.stdout
+    shown = dvc(repo, "metrics", "show", "--json")
+    assert "linear_regression" in shown.stdout
+
+
+def test_a_model_parameter_change_reruns_training_but_not_data_preparation(repo):
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("learning_rate: 0.2", "learning_rate: 0.15"))
+    status = dvc(repo, "status", "--json")
+    changed = set(json.loads(status.stdout))
+    assert "train@linear_regression" in changed
+    assert not {"prepare@linear_regression", "features@linear_regression"} & changed
+    rerun = dvc(repo, "repro")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "Stage 'prepare@linear_regression' didn't change, skipping" in rerun.stdout
+    assert "Running stage 'train@linear_regression'" in rerun.stdout
