@@ -1,45 +1,136 @@
-"""The flow of one deliverable: its steps as a DAG, dispatched by the project's scheduler."""
+"""Flows: one deliverable, or many at once (the syllabus flow), as DAGs run by the project's scheduler."""
 
 from __future__ import annotations
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.context import RunContext, load_context
+from pipeline.dvc_cache import DvcStageCache
+from pipeline.stages import STEPS, step_edges, step_name
 from pipeline.summary import run_summary
+from s2p import catalog
 from s2p.files import write_json
-from scheduler.executor import COMPLETED, PrefectEngine, Ref, Step, StepsFailed, execute
+from scheduler.dag import DAG
+from scheduler.executor import Outcome, PrefectEngine, Step, StepsFailed, build_dag, execute
 from tasks import steps
+from tasks.report import publish_run_report
+
+MAX_CONCURRENCY = 4
 
 
-def deliverable_steps(ctx: RunContext) -> list[Step]:
-    """etl -> validate -> features -> {train, reference} -> evaluate -> register -> package."""
-    return [
-        Step("etl", steps.etl, {"ctx": ctx}),
-        Step("validate", steps.validate, {"ctx": ctx, "extracted": Ref("etl")}),
-        Step("features", steps.features, {"ctx": ctx, "report": Ref("validate")}),
-        Step("train", steps.train, {"ctx": ctx, "training_set": Ref("features")}),
-        Step("reference", steps.reference, {"ctx": ctx, "training_set": Ref("features")}),
-        Step("evaluate", steps.evaluate, {"ctx": ctx, "ours": Ref("train"), "theirs": Ref("reference")}),
-        Step("register", steps.register, {"ctx": ctx, "evaluation": Ref("evaluate")}),
-        Step("package", steps.package, {"ctx": ctx, "decision": Ref("register")}),
-    ]
+def flow_steps(contexts: list[RunContext], qualified: bool) -> list[Step]:
+    """Every step of every context's deliverable, wired by pipeline.stages (cross-deliverable edges included)."""
+    upstreams: dict[str, list[str]] = {}
+    for upstream, downstream in step_edges([ctx.deliverable for ctx in contexts], qualified):
+        upstreams.setdefault(downstream, []).append(upstream)
+    built = []
+    for ctx in contexts:
+        gpu = {"gpu": 1} if ctx.deliverable.framework == "torch" else {}
+        for step in STEPS:
+            name = step_name(ctx.deliverable.id, step.name, qualified)
+            built.append(
+                Step(
+                    name,
+                    steps.TASKS[step.name],
+                    {"ctx": ctx},
+                    after=tuple(upstreams.get(name, ())),
+                    resources=gpu if step.name == "train" else {},  # two GPU trainings never overlap
+                    stage=f"{step.stage}@{ctx.run_key}",
+                    group=ctx.run_key,
+                )
+            )
+    return built
 
 
-@flow(name="deliverable", flow_run_name="{deliverable_id}", task_runner=ThreadPoolTaskRunner(max_workers=4))
-def deliverable_flow(
-    deliverable_id: str, data: str | None = None, target: str | None = None, size: int | None = None
-) -> dict:
-    """Data to a packaged champion for one deliverable (on its bundled data, or a CSV/parquet file)."""
-    ctx = load_context(deliverable_id, data=data, target=target, overrides={"size": size} if size else None)
-    outcomes = execute(deliverable_steps(ctx), PrefectEngine())
-    results = {name: o.result for name, o in outcomes.items() if o.state == COMPLETED}
-    summary = run_summary(ctx, results, {name: o.state for name, o in outcomes.items()})
-    if any(o.state != COMPLETED for o in outcomes.values()):
-        write_json(ctx.paths.failed_run_summary, summary)  # the last good summary stays
-        raise StepsFailed(outcomes)
-    write_json(ctx.paths.run_summary, summary)
+def _run(steps_to_run: list[Step], caches: dict[str, DvcStageCache | None]) -> tuple[dict[str, Outcome], DAG]:
+    cache = _GroupCache(caches) if any(caches.values()) else None
+    dag = build_dag(steps_to_run)
+    outcomes = execute(steps_to_run, PrefectEngine(), max_concurrency=MAX_CONCURRENCY, capacity={"gpu": 1}, cache=cache)
+    logger = get_run_logger()
+    for outcome in outcomes.values():
+        if outcome.state == "cached":
+            logger.info("%s: cached, not rerun (%s)", outcome.name, outcome.reason)
+    return outcomes, dag
+
+
+class _GroupCache:
+    """Routes each step to the cache of its deliverable (some deliverables may have none)."""
+
+    def __init__(self, caches):
+        self.caches = caches
+
+    def lookup(self, step, kwargs):
+        cache = self.caches.get(step.group)
+        return cache.lookup(step, kwargs) if cache else (False, None, "no cache")
+
+    def record(self, step, kwargs, result):
+        cache = self.caches.get(step.group)
+        if cache:
+            cache.record(step, kwargs, result)
+
+
+def _cache_for(ctx: RunContext, force: bool, overridden: bool):
+    if force:
+        return None, "--force"
+    return DvcStageCache.for_context(ctx, overridden)
+
+
+def _finish(ctx: RunContext, outcomes: dict[str, Outcome], prefix: str = "") -> dict:
+    mine = {name.removeprefix(prefix): o for name, o in outcomes.items() if name.startswith(prefix)}
+    summary = run_summary(
+        ctx, {name: o.state for name, o in mine.items()}, {name: o.reason for name, o in mine.items() if o.reason}
+    )
+    ok = all(o.succeeded for o in mine.values())
+    write_json(
+        ctx.paths.run_summary if ok else ctx.paths.failed_run_summary, summary
+    )  # a failure keeps the last good one
     return summary
+
+
+@flow(
+    name="deliverable", flow_run_name="{deliverable_id}", task_runner=ThreadPoolTaskRunner(max_workers=MAX_CONCURRENCY)
+)
+def deliverable_flow(
+    deliverable_id: str,
+    data: str | None = None,
+    target: str | None = None,
+    size: int | None = None,
+    force: bool = False,
+) -> dict:
+    """Data to a packaged champion for one deliverable (on its bundled data, or a CSV/parquet file).
+
+    Steps whose inputs are unchanged since their last success (per DVC) are not rerun unless ``force``."""
+    ctx = load_context(deliverable_id, data=data, target=target, overrides={"size": size} if size else None)
+    cache, why = _cache_for(ctx, force, overridden=size is not None)
+    if cache is None:
+        get_run_logger().info("content-hash skipping off: %s", why)
+    outcomes, dag = _run(flow_steps([ctx], qualified=False), {ctx.run_key: cache})
+    publish_run_report(ctx.run_key, outcomes, dag.to_mermaid())
+    summary = _finish(ctx, outcomes)
+    if not all(o.succeeded for o in outcomes.values()):
+        raise StepsFailed(outcomes)
+    return summary
+
+
+@flow(
+    name="syllabus", flow_run_name="syllabus-{selection}", task_runner=ThreadPoolTaskRunner(max_workers=MAX_CONCURRENCY)
+)
+def syllabus_flow(selection: str = "all", force: bool = False) -> dict:
+    """Many deliverables in one flow (``selection``: "all" or a phase), honouring the catalog's
+    cross-deliverable dependencies; a failing deliverable does not stop independent ones."""
+    chosen = catalog.select(None if selection == "all" else selection)
+    if not chosen:
+        raise ValueError(f"no deliverables in phase {selection!r}")
+    contexts = {d.id: load_context(d.id) for d in chosen}
+    all_steps = flow_steps(list(contexts.values()), qualified=True)
+    caches = {key: _cache_for(ctx, force, overridden=False)[0] for key, ctx in contexts.items()}
+    outcomes, dag = _run(all_steps, caches)
+    publish_run_report(f"syllabus-{selection}", outcomes, dag.to_mermaid())
+    summaries = {key: _finish(ctx, outcomes, prefix=f"{key}.") for key, ctx in contexts.items()}
+    if not all(o.succeeded for o in outcomes.values()):
+        raise StepsFailed(outcomes)
+    return summaries
 
 
 @flow(name="monitor", flow_run_name="monitor-{deliverable_id}")

@@ -1,37 +1,49 @@
-"""The one JSON object a run reports (`s2p run D --json`)."""
+"""The one JSON object a run reports (`s2p run D --json`), read from what the steps wrote."""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 from pipeline.context import RunContext
+from s2p.files import read_json
 
 
-def run_summary(ctx: RunContext, results: dict[str, Any], states: dict[str, str]) -> dict:
+def _read(path: Path) -> dict | None:
+    return read_json(path) if path.exists() else None
+
+
+def run_summary(ctx: RunContext, states: dict[str, str], notes: dict[str, str] | None = None) -> dict:
     paths = ctx.paths
-    validation = results.get("validate")
-    evaluation = results.get("evaluate")
-    decision = results.get("register")
-    bento = results.get("package")
+    failed_validation = states.get("validate") == "failed"
+    validation = _read(paths.failed_validation_report if failed_validation else paths.validation_report)
+    evaluation = _read(paths.metrics) if states.get("evaluate") in ("completed", "cached") else None
+    decision = _read(paths.registry_decision) if states.get("register") in ("completed", "cached") else None
+    bento = _read(paths.bento) if states.get("package") in ("completed", "cached") else None
+
+    def failure_line(failure: dict) -> str:
+        count = f": {failure['unexpected_count']} unexpected" if failure["unexpected_count"] is not None else ""
+        return f"{failure['expectation']} on {failure['column']}{count} ({failure['detail']})"
+
     return {
         "deliverable": ctx.deliverable.id,
         "run_key": ctx.run_key,
         "data": ctx.deliverable.source,
         "steps": states,
+        "notes": notes or {},
         "metrics": {
-            "ours": evaluation.ours if evaluation else None,
-            "reference": evaluation.reference if evaluation else None,
-            "fit_seconds": evaluation.fit_seconds if evaluation else None,
+            "ours": evaluation["ours"] if evaluation else None,
+            "reference": evaluation["reference"] if evaluation else None,
+            "fit_seconds": evaluation["fit_seconds"] if evaluation else None,
         },
         "validation": {
-            "passed": validation.passed if validation else False,
-            "failures": [f.line() for f in validation.failures] if validation else None,
+            "passed": bool(validation and validation["passed"]),
+            "failures": [failure_line(f) for f in validation["failures"]] if validation else None,
         },
         "mlflow": {
-            key: getattr(decision, key, None)
+            key: (decision or {}).get(key)
             for key in ("tracking_uri", "model_name", "version", "champion_version", "promoted", "reason", "run_id")
         },
-        "bento": {"tag": bento.tag if bento else None, "reused": bento.reused if bento else None},
+        "bento": {"tag": bento["tag"] if bento else None, "reused": bento["reused"] if bento else None},
         "paths": {
             "dataset": str(paths.dataset),
             "training_set": str(paths.training_set),

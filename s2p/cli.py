@@ -21,15 +21,6 @@ QUIET_TELEMETRY = {
     "PYTHONWARNINGS": "ignore::DeprecationWarning",
 }
 
-#: DVC stages, each a group of pipeline steps run in one process (imports are paid once).
-STAGES = {
-    "prepare": ("etl", "validate"),
-    "features": ("features",),
-    "train": ("train", "reference"),
-    "evaluate": ("evaluate", "register"),
-    "package": ("package",),
-}
-
 
 def configure_environment():
     """Point every library at this project's stores (unless the environment already does)."""
@@ -59,22 +50,47 @@ def cmd_list(args) -> int:
 
 def cmd_run(args) -> int:
     configure_environment()
+    if args.phase or args.deliverable == "all":
+        return _run_many(args)
+    if not args.deliverable:
+        raise ValueError("name a deliverable, `all`, or --phase P")
     from pipeline.context import load_context
 
     load_context(args.deliverable, data=args.data, target=args.target)  # fail fast on bad arguments
     from flows.deliverable import deliverable_flow
 
-    summary = deliverable_flow(args.deliverable, data=args.data, target=args.target, size=args.size)
+    summary = deliverable_flow(args.deliverable, data=args.data, target=args.target, size=args.size, force=args.force)
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
-        mlflow = summary["mlflow"]
-        verdict = "promoted to champion" if mlflow["promoted"] else "not promoted"
-        print(f"{summary['run_key']}: ours {summary['metrics']['ours']}")
-        print(f"{' ' * len(summary['run_key'])}  reference {summary['metrics']['reference']}")
-        print(f"model {mlflow['model_name']} v{mlflow['version']} {verdict}: {mlflow['reason']}")
-        print(f"bento {summary['bento']['tag']}; summary {summary['paths']['summary']}")
+        _print_summary(summary)
     return 0
+
+
+def _run_many(args) -> int:
+    if args.data or args.target or args.size:
+        raise ValueError("--data, --target and --size apply to one deliverable, not to `all` or --phase")
+    from flows.deliverable import syllabus_flow
+
+    summaries = syllabus_flow(selection=args.phase or "all", force=args.force)
+    if args.json:
+        print(json.dumps(summaries, indent=2, default=str))
+    else:
+        for summary in summaries.values():
+            _print_summary(summary)
+    return 0
+
+
+def _print_summary(summary: dict) -> None:
+    mlflow = summary["mlflow"]
+    cached = [step for step, state in summary["steps"].items() if state == "cached"]
+    verdict = "promoted to champion" if mlflow["promoted"] else "not promoted"
+    print(f"{summary['run_key']}: ours {summary['metrics']['ours']}")
+    print(f"{' ' * len(summary['run_key'])}  reference {summary['metrics']['reference']}")
+    print(f"model {mlflow['model_name']} v{mlflow['version']} {verdict}: {mlflow['reason']}")
+    if cached:
+        print(f"cached (inputs unchanged, not rerun): {', '.join(cached)}")
+    print(f"bento {summary['bento']['tag']}; summary {summary['paths']['summary']}")
 
 
 def cmd_stage(args) -> int:
@@ -82,6 +98,7 @@ def cmd_stage(args) -> int:
     configure_environment()
     from pipeline import etl, evaluate, features, package, registry, train, validate
     from pipeline.context import load_context
+    from pipeline.stages import stages
 
     functions = {
         "etl": etl.run_etl,
@@ -94,7 +111,7 @@ def cmd_stage(args) -> int:
         "package": package.run_package,
     }
     ctx = load_context(args.deliverable)
-    for step in STAGES[args.stage]:
+    for step in stages()[args.stage]:
         result = functions[step](ctx)
         print(f"{args.deliverable} {step}: {brief(result)}")
     return 0
@@ -153,6 +170,38 @@ def cmd_monitor(args) -> int:
     return 0
 
 
+def cmd_dag(args) -> int:
+    from pipeline.stages import step_dag
+    from s2p import catalog
+
+    chosen = [catalog.get(args.deliverable)] if args.deliverable else catalog.select(args.phase)
+    dag = step_dag(chosen, qualified=True)
+    length, path = dag.critical_path()
+    if args.mermaid:
+        print(dag.to_mermaid())
+        return 0
+    for i, wave in enumerate(dag.generations(), start=1):
+        print(f"wave {i}: {', '.join(wave)}")
+    print(f"critical path ({length:g} steps): {' -> '.join(path)}")
+    print("\n" + dag.to_mermaid())
+    return 0
+
+
+def cmd_impact(args) -> int:
+    from pipeline.stages import impact
+    from s2p.paths import find_root
+
+    affected = impact(find_root(), args.change)
+    if args.json:
+        print(json.dumps(affected, indent=2))
+    elif not affected:
+        print(f"no DVC stage depends on {args.change}: nothing would rerun")
+    else:
+        for deliverable, steps in affected.items():
+            print(f"{deliverable}: {', '.join(steps)}")
+    return 0
+
+
 def cmd_where(args) -> int:
     stores = configure_environment()
     from s2p import catalog
@@ -192,15 +241,17 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--data", help="your own CSV or parquet file instead of the bundled data")
         command.add_argument("--target", help="the column of --data to predict (the others are features)")
 
-    run = commands.add_parser("run", help="run a deliverable's flow: data to a packaged champion")
-    run.add_argument("deliverable")
+    run = commands.add_parser("run", help="run a deliverable's flow (or `all`, or --phase P) to a packaged champion")
+    run.add_argument("deliverable", nargs="?", help="a catalog id, or `all`")
+    run.add_argument("--phase", help="every deliverable of this syllabus phase, in one flow")
     data_options(run)
     run.add_argument("--size", type=int, help="use at most this many rows")
+    run.add_argument("--force", action="store_true", help="rerun steps even when their inputs are unchanged")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
     run.set_defaults(func=cmd_run)
 
     stage = commands.add_parser("stage", help="run one DVC stage (what dvc.yaml calls)")
-    stage.add_argument("stage", choices=sorted(STAGES))
+    stage.add_argument("stage", choices=["prepare", "features", "train", "evaluate", "package"])
     stage.add_argument("deliverable")
     stage.set_defaults(func=cmd_stage)
 
@@ -217,6 +268,17 @@ def parser() -> argparse.ArgumentParser:
     monitor.add_argument("--window", type=int, help="compare the newest N logged requests (default: params.yaml)")
     monitor.add_argument("--json", action="store_true")
     monitor.set_defaults(func=cmd_monitor)
+
+    dag = commands.add_parser("dag", help="print the step DAG (waves, critical path, Mermaid)")
+    dag.add_argument("deliverable", nargs="?")
+    dag.add_argument("--phase")
+    dag.add_argument("--mermaid", action="store_true", help="only the Mermaid diagram")
+    dag.set_defaults(func=cmd_dag)
+
+    impact = commands.add_parser("impact", help="which deliverables and steps a change to a file or parameter reruns")
+    impact.add_argument("change", help="a repository path (file or folder) or a params.yaml key")
+    impact.add_argument("--json", action="store_true")
+    impact.set_defaults(func=cmd_impact)
 
     commands.add_parser("where", help="print where the results are").set_defaults(func=cmd_where)
     commands.add_parser("env", help="print the environment that points tools at the stores").set_defaults(func=cmd_env)

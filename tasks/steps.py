@@ -37,7 +37,7 @@ def etl(ctx: RunContext) -> etl_step.EtlResult:
 
 
 @task(name="validate", cache_policy=NO_CACHE)
-def validate(ctx: RunContext, extracted: etl_step.EtlResult) -> validate_step.ValidationReport:
+def validate(ctx: RunContext) -> validate_step.ValidationReport:
     logger = get_run_logger()
     try:
         report = validate_step.run_validate(ctx)
@@ -60,14 +60,14 @@ def validate(ctx: RunContext, extracted: etl_step.EtlResult) -> validate_step.Va
 
 
 @task(name="features", cache_policy=NO_CACHE)
-def features(ctx: RunContext, report: validate_step.ValidationReport) -> features_step.FeaturesResult:
+def features(ctx: RunContext) -> features_step.FeaturesResult:
     result = features_step.run_features(ctx)
     get_run_logger().info("features: view %s, %d rows materialized", result.feature_view, result.materialized_rows)
     return result
 
 
 @task(name="train", cache_policy=NO_CACHE)
-def train(ctx: RunContext, training_set: features_step.FeaturesResult) -> train_step.TrainResult:
+def train(ctx: RunContext) -> train_step.TrainResult:
     result = train_step.train_model(ctx)
     get_run_logger().info(
         "train: %s on %s, %d epochs (resumed at %d) in %.3f s",
@@ -81,14 +81,14 @@ def train(ctx: RunContext, training_set: features_step.FeaturesResult) -> train_
 
 
 @task(name="reference", cache_policy=NO_CACHE)
-def reference(ctx: RunContext, training_set: features_step.FeaturesResult) -> train_step.TrainResult:
+def reference(ctx: RunContext) -> train_step.TrainResult:
     result = train_step.fit_reference(ctx)
     get_run_logger().info("reference: %s in %.3f s", result.estimator, result.fit_seconds)
     return result
 
 
 @task(name="evaluate", cache_policy=NO_CACHE)
-def evaluate(ctx: RunContext, ours: train_step.TrainResult, theirs: train_step.TrainResult) -> evaluate_step.Evaluation:
+def evaluate(ctx: RunContext) -> evaluate_step.Evaluation:
     result = evaluate_step.run_evaluate(ctx)
     rows = [
         {"metric": name, "ours": result.ours[name], "reference": result.reference[name], "delta": result.delta[name]}
@@ -100,7 +100,7 @@ def evaluate(ctx: RunContext, ours: train_step.TrainResult, theirs: train_step.T
 
 
 @task(name="register", cache_policy=NO_CACHE)
-def register(ctx: RunContext, evaluation: evaluate_step.Evaluation) -> registry_step.RegistryDecision:
+def register(ctx: RunContext) -> registry_step.RegistryDecision:
     decision = registry_step.run_register(ctx)
     verdict = "promoted to champion" if decision.promoted else "not promoted"
     text = f"**{decision.model_name} v{decision.version}** {verdict}: {decision.reason}"
@@ -110,7 +110,7 @@ def register(ctx: RunContext, evaluation: evaluate_step.Evaluation) -> registry_
 
 
 @task(name="package", cache_policy=NO_CACHE)
-def package(ctx: RunContext, decision: registry_step.RegistryDecision) -> package_step.BentoInfo:
+def package(ctx: RunContext) -> package_step.BentoInfo:
     info = package_step.run_package(ctx)
     get_run_logger().info("package: bento %s (%s)", info.tag, "reused" if info.reused else "built")
     return info
@@ -128,3 +128,16 @@ def monitor(ctx: RunContext) -> monitor_step.DriftResult:
     create_markdown_artifact(text, key=artifact_key(ctx, "drift"))
     get_run_logger().info("monitor: %s", text)
     return result
+
+
+#: Step name (pipeline.stages.STEPS) -> its Prefect task.
+TASKS = {
+    "etl": etl,
+    "validate": validate,
+    "features": features,
+    "train": train,
+    "reference": reference,
+    "evaluate": evaluate,
+    "register": register,
+    "package": package,
+}

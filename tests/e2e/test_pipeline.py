@@ -197,3 +197,20 @@ def test_monitor_finds_no_drift_on_training_like_traffic_and_drift_on_shifted_tr
     assert drifted["drift_detected"] is True
     assert set(shift) <= set(drifted["drifted_columns"])
     assert drifted["drifted_share"] >= 0.5
+
+
+def test_cli_exits_non_zero_with_the_validation_report_on_bad_data(tmp_path):
+    data = tmp_path / "ages.csv"
+    frame = pd.DataFrame({"age": np.arange(60.0), "weight": np.linspace(50, 90, 60), "y": np.arange(60.0)})
+    frame.loc[:4, "weight"] = np.nan
+    frame.to_csv(data, index=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "s2p.cli", "run", "linear_regression", "--data", str(data), "--target", "y"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert "expect_column_values_to_not_be_null on weight: 5 unexpected" in result.stderr
+    assert "s2p: error: validation failed" in result.stderr

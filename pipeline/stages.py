@@ -1,0 +1,138 @@
+"""The shape of every deliverable's pipeline, declared once: steps, their upstreams, DVC stages.
+
+The Prefect flows, `s2p stage` (what dvc.yaml calls), `s2p dag` and `s2p impact` all read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PipelineStep:
+    name: str
+    upstreams: tuple[str, ...]
+    stage: str  # the DVC stage (dvc.yaml) that runs this step
+
+
+STEPS: tuple[PipelineStep, ...] = (
+    PipelineStep("etl", (), "prepare"),
+    PipelineStep("validate", ("etl",), "prepare"),
+    PipelineStep("features", ("validate",), "features"),
+    PipelineStep("train", ("features",), "train"),
+    PipelineStep("reference", ("features",), "train"),
+    PipelineStep("evaluate", ("train", "reference"), "evaluate"),
+    PipelineStep("register", ("evaluate",), "evaluate"),
+    PipelineStep("package", ("register",), "package"),
+)
+
+#: A deliverable that depends on another (catalog ``depends_on``) trains after the other's model
+#: is registered: its data preparation runs in parallel with the upstream's training.
+CROSS_DEPENDENCY = ("register", "train")
+
+
+def stages() -> dict[str, tuple[str, ...]]:
+    """DVC stage name -> the steps it runs, in order."""
+    grouped: dict[str, list[str]] = {}
+    for step in STEPS:
+        grouped.setdefault(step.stage, []).append(step.name)
+    return {stage: tuple(names) for stage, names in grouped.items()}
+
+
+def step_name(deliverable_id: str, step: str, qualified: bool) -> str:
+    return f"{deliverable_id}.{step}" if qualified else step
+
+
+def step_edges(deliverables, qualified: bool = True) -> list[tuple[str, str]]:
+    """Edges between the steps of ``deliverables`` (catalog entries), cross-deliverable ones included."""
+    selected = {d.id for d in deliverables}
+    edges = []
+    for d in deliverables:
+        for step in STEPS:
+            edges += [(step_name(d.id, u, qualified), step_name(d.id, step.name, qualified)) for u in step.upstreams]
+        for upstream in d.depends_on:
+            if upstream in selected:
+                edges.append((f"{upstream}.{CROSS_DEPENDENCY[0]}", f"{d.id}.{CROSS_DEPENDENCY[1]}"))
+    return edges
+
+
+def step_dag(deliverables, qualified: bool = True):
+    from scheduler import DAG
+
+    dag = DAG()
+    for d in deliverables:
+        for step in STEPS:
+            dag.add_node(step_name(d.id, step.name, qualified), deliverable=d.id, stage=step.stage)
+    for upstream, downstream in step_edges(deliverables, qualified):
+        dag.add_edge(upstream, downstream)
+    return dag
+
+
+@dataclass(frozen=True)
+class DvcStage:
+    address: str  # e.g. train@linear_regression
+    name: str
+    key: str
+    deps: tuple[str, ...]
+    params: tuple[str, ...]
+    outs: tuple[str, ...]
+
+
+def dvc_stages(root: Path) -> list[DvcStage]:
+    """dvc.yaml's stages with foreach resolved, read through DVC itself."""
+    from dvc.repo import Repo
+
+    found = []
+    with Repo(str(root)) as repo:
+        for stage in repo.index.stages:
+            name, _, key = stage.addressing.partition("@")
+            deps, params = [], []
+            for dep in stage.deps:
+                if hasattr(dep, "params"):
+                    params += list(dep.params)
+                else:
+                    deps.append(str(dep.def_path))
+            outs = tuple(str(out.def_path) for out in stage.outs)
+            found.append(DvcStage(stage.addressing, name, key, tuple(deps), tuple(params), outs))
+    return found
+
+
+def _touches_path(changed: str, declared: str) -> bool:
+    changed, declared = changed.strip("/"), declared.strip("/")
+    return changed == declared or changed.startswith(declared + "/") or declared.startswith(changed + "/")
+
+
+def _touches_param(changed: str, declared: str) -> bool:
+    return changed == declared or declared.startswith(changed + ".") or changed.startswith(declared + ".")
+
+
+def impact(root: Path, changed: str) -> dict[str, list[str]]:
+    """Deliverable -> the steps a change to ``changed`` (a repo path or a params.yaml key) reruns."""
+    dvc = dvc_stages(root)
+    path = Path(changed)
+    relative = str(path.resolve().relative_to(root)) if path.is_absolute() or path.exists() else changed
+    direct = {
+        s.address
+        for s in dvc
+        if any(_touches_path(relative, dep) for dep in s.deps) or any(_touches_param(changed, p) for p in s.params)
+    }
+    if relative == "params.yaml":
+        direct |= {s.address for s in dvc if s.params}
+    by_address = {s.address: s for s in dvc}
+    affected = set(direct)
+    frontier = list(direct)
+    while frontier:  # downstream stages: those whose deps are this stage's outs
+        current = by_address[frontier.pop()]
+        for other in dvc:
+            if other.address not in affected and any(_touches_path(o, d) for o in current.outs for d in other.deps):
+                affected.add(other.address)
+                frontier.append(other.address)
+    steps_of = stages()
+    result: dict[str, list[str]] = {}
+    for stage in dvc:
+        if stage.address in affected:
+            result.setdefault(stage.key, []).extend(steps_of.get(stage.name, (stage.name,)))
+    order = [step.name for step in STEPS]
+    rank = {name: i for i, name in enumerate(order)}
+    return {key: sorted(names, key=lambda n: rank.get(n, len(rank))) for key, names in result.items()}
