@@ -21,7 +21,8 @@ class DvcStageCache:
     def __init__(self, root: Path):
         self.root = root
         self._lock = threading.Lock()
-        self._last_step = {stage: names[-1] for stage, names in stages().items()}
+        self._steps = {stage: set(names) for stage, names in stages().items()}
+        self._done: dict[str, set[str]] = {}
 
     @classmethod
     def for_context(cls, ctx: RunContext, overridden: bool) -> tuple[DvcStageCache | None, str]:
@@ -53,8 +54,11 @@ class DvcStageCache:
         return True, None, f"DVC: {step.stage} is up to date"
 
     def record(self, step: Step, kwargs: dict[str, Any], result: Any) -> None:
-        stage_name = step.stage.partition("@")[0]
-        if self._last_step.get(stage_name) != step.name.rpartition(".")[2]:
-            return  # the stage is recorded once all its steps have run
-        with self._lock, self._repo() as repo:
-            repo.commit(step.stage, force=True)
+        """Commit the stage to dvc.lock once all its steps (train and reference run in parallel) succeeded."""
+        with self._lock:
+            done = self._done.setdefault(step.stage, set())
+            done.add(step.name.rpartition(".")[2])
+            if done != self._steps[step.stage.partition("@")[0]]:
+                return
+            with self._repo() as repo:
+                repo.commit(step.stage, force=True)

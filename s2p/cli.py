@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -59,7 +60,10 @@ def cmd_run(args) -> int:
     load_context(args.deliverable, data=args.data, target=args.target)  # fail fast on bad arguments
     from flows.deliverable import deliverable_flow
 
-    summary = deliverable_flow(args.deliverable, data=args.data, target=args.target, size=args.size, force=args.force)
+    with contextlib.redirect_stdout(sys.stderr):  # libraries print; stdout carries only the result
+        summary = deliverable_flow(
+            args.deliverable, data=args.data, target=args.target, size=args.size, force=args.force
+        )
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
@@ -72,7 +76,8 @@ def _run_many(args) -> int:
         raise ValueError("--data, --target and --size apply to one deliverable, not to `all` or --phase")
     from flows.deliverable import syllabus_flow
 
-    summaries = syllabus_flow(selection=args.phase or "all", force=args.force)
+    with contextlib.redirect_stdout(sys.stderr):
+        summaries = syllabus_flow(selection=args.phase or "all", force=args.force)
     if args.json:
         print(json.dumps(summaries, indent=2, default=str))
     else:

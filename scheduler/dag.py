@@ -1,7 +1,7 @@
 """A directed acyclic graph of named nodes, and the graph algorithms a pipeline scheduler needs.
 
 Edges live in NumPy arrays and the algorithms work a whole wave of nodes at a time, so a graph
-of a million edges is built and layered in a fraction of a second (benchmarks/scheduler.py).
+of a million edges is built and layered in a fraction of a second (benchmarks/bench_scheduler.py).
 Nodes keep their insertion order (sorted ids for DAG.from_edges on an integer array), and every
 algorithm breaks ties by it, so orders are deterministic.
 """
@@ -68,6 +68,17 @@ class DAG:
         else:
             for upstream, downstream in edges:
                 dag.add_edge(upstream, downstream)
+        return dag
+
+    @classmethod
+    def from_index_edges(cls, names: list[Hashable], src: np.ndarray, dst: np.ndarray) -> DAG:
+        """Bulk construction from node names and edges given as positions in ``names``."""
+        dag = cls()
+        dag._names = list(names)
+        dag._index = None
+        if len(dag._names) != len(set(dag._names)):
+            raise ValueError("node names must be unique")
+        dag._src, dag._dst = [np.asarray(src, dtype=INDEX)], [np.asarray(dst, dtype=INDEX)]
         return dag
 
     def _load_array(self, edges: np.ndarray) -> None:

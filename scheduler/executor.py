@@ -12,12 +12,14 @@
 from __future__ import annotations
 
 import heapq
+import queue
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import numpy as np
 
 from scheduler.dag import DAG
 
@@ -88,16 +90,21 @@ class StepsFailed(RuntimeError):
 
 
 def build_dag(steps: list[Step]) -> DAG:
-    dag = DAG()
-    for step in steps:
-        if step.name in dag:
+    position: dict[str, int] = {}
+    for i, step in enumerate(steps):
+        if step.name in position:
             raise ValueError(f"two steps are named {step.name!r}")
-        dag.add_node(step.name, step=step, weight=step.weight)
-    for step in steps:
+        position[step.name] = i
+    src, dst = [], []
+    for i, step in enumerate(steps):
         for upstream in step.upstreams():
-            if upstream not in dag:
+            if upstream not in position:
                 raise KeyError(f"step {step.name!r} depends on unknown step {upstream!r}")
-            dag.add_edge(upstream, step.name)
+            src.append(position[upstream])
+            dst.append(i)
+    dag = DAG.from_index_edges(
+        [step.name for step in steps], np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64)
+    )
     dag.topological_order()  # raises CycleError before anything runs
     return dag
 
@@ -107,13 +114,19 @@ class ThreadEngine:
 
     def __init__(self, max_workers: int = 4):
         self.pool = ThreadPoolExecutor(max_workers=max_workers)
+        self.finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
 
     def submit(self, step: Step, kwargs: dict[str, Any]) -> Future:
-        return self.pool.submit(step.run, **kwargs)
+        future = self.pool.submit(step.run, **kwargs)
+        future.add_done_callback(self.finished.put)
+        return future
 
     def wait_any(self, futures: list[Future]) -> list[Future]:
-        done, _ = wait_futures(futures, return_when=FIRST_COMPLETED)
-        return list(done)
+        """The futures that finished since the last call (at least one); cheaper than futures.wait."""
+        done = [self.finished.get()]
+        while not self.finished.empty():
+            done.append(self.finished.get_nowait())
+        return done
 
     @staticmethod
     def outcome(future: Future) -> tuple[bool, Any]:
@@ -188,7 +201,7 @@ def execute(
     by_name = {step.name: step for step in steps}
     for step in steps:
         slots.check(step)
-    priority = dag.remaining_path("weight")
+    priority = dag.remaining_path(lambda name: by_name[name].weight)
     rank = {name: i for i, name in enumerate(dag.nodes)}
     waiting = {name: len(dag.predecessors(name)) for name in dag.nodes}
     ready: list[tuple[float, int, str]] = []

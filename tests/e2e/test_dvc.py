@@ -36,6 +36,14 @@ def repo(tmp_path_factory):
 
 
 def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return run_in(repo, str(Path(sys.executable).with_name("dvc")), *args)
+
+
+def s2p(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return run_in(repo, str(Path(sys.executable).with_name("s2p")), *args)
+
+
+def run_in(repo: Path, *command: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("S2P_ROOT", "S2P_DATA_DIR", "S2P_ARTIFACTS_DIR")}
     state = repo / ".s2p"
     env.update(
@@ -48,9 +56,7 @@ def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
             "S2P_INFERENCE_DB": str(state / "inference.db"),
         }
     )
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("dvc")), *args], cwd=repo, env=env, capture_output=True, text=True
-    )
+    return subprocess.run(list(command), cwd=repo, env=env, capture_output=True, text=True)
 
 
 def test_repro_builds_everything_then_is_a_no_op(repo):
@@ -79,3 +85,24 @@ def test_a_model_parameter_change_reruns_training_but_not_data_preparation(repo)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "Stage 'prepare@linear_regression' didn't change, skipping" in rerun.stdout
     assert "Running stage 'train@linear_regression'" in rerun.stdout
+
+
+def test_the_flow_skips_what_dvc_holds_up_to_date_and_leaves_dvc_up_to_date(repo):
+    cached = s2p(repo, "run", "linear_regression", "--json")
+    assert cached.returncode == 0, cached.stderr[-3000:]
+    assert cached.stdout.lstrip().startswith("{"), cached.stdout[:1500]
+    summary = json.loads(cached.stdout)
+    assert set(summary["steps"].values()) == {"cached"}
+    assert "up to date" in summary["notes"]["train"]
+
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("learning_rate: 0.15", "learning_rate: 0.18"))
+    second = s2p(repo, "run", "linear_regression", "--json")
+    assert second.returncode == 0, second.stderr[-3000:]
+    rerun = json.loads(second.stdout)
+    assert {step: rerun["steps"][step] for step in ("etl", "validate", "features")} == dict.fromkeys(
+        ("etl", "validate", "features"), "cached"
+    )
+    assert rerun["steps"]["train"] == rerun["steps"]["reference"] == "completed"
+    status = dvc(repo, "status")
+    assert "Data and pipelines are up to date" in status.stdout, status.stdout

@@ -214,3 +214,21 @@ def test_cli_exits_non_zero_with_the_validation_report_on_bad_data(tmp_path):
     assert result.returncode == 1
     assert "expect_column_values_to_not_be_null on weight: 5 unexpected" in result.stderr
     assert "s2p: error: validation failed" in result.stderr
+
+
+def test_the_syllabus_flow_runs_a_phase_and_publishes_its_report(first_run):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.deliverable import syllabus_flow
+
+    summaries = syllabus_flow(selection="1")
+    assert list(summaries) == ["linear_regression"]
+    assert set(summaries["linear_regression"]["steps"].values()) == {"completed"}
+    with get_client(sync_client=True) as client:
+        steps = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["syllabus-1-steps"])))
+        dag = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["syllabus-1-dag"])))
+    rows = json.loads(steps[0].data) if isinstance(steps[0].data, str) else steps[0].data
+    assert {row["step"] for row in rows} >= {"linear_regression.etl", "linear_regression.package"}
+    assert {row["state"] for row in rows} == {"completed"}
+    assert "graph TD" in dag[0].data and "linear_regression.train" in dag[0].data

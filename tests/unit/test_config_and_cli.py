@@ -86,3 +86,34 @@ def test_unknown_deliverable_is_one_clear_line():
 def test_target_without_data_is_refused():
     result = run_cli("run", "linear_regression", "--target", "y")
     assert result.returncode == 1 and "--target only makes sense with --data" in result.stderr
+
+
+def test_dag_prints_waves_critical_path_and_mermaid():
+    result = run_cli("dag", "linear_regression")
+    assert result.returncode == 0, result.stderr
+    assert "wave 4: linear_regression.train, linear_regression.reference" in result.stdout
+    assert "critical path (7 steps): linear_regression.etl -> " in result.stdout
+    assert "graph TD" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("pipeline/train.py", ["train", "reference", "evaluate", "register", "package"]),
+        ("models/phase1/linear_regression.py", ["train", "reference", "evaluate", "register", "package"]),
+        ("deliverables.linear_regression.gate.min_improvement", ["evaluate", "register", "package"]),
+        (
+            "deliverables.linear_regression.seed",
+            ["etl", "validate", "features", "train", "reference", "evaluate", "register", "package"],
+        ),
+        ("serving/service.py", ["package"]),
+    ],
+)
+def test_impact_lists_the_steps_a_change_reruns(change, expected):
+    result = run_cli("impact", change, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"linear_regression": expected}
+
+
+def test_impact_of_an_unrelated_file_is_nothing():
+    assert "nothing would rerun" in run_cli("impact", "README.md").stdout
