@@ -105,6 +105,11 @@ def deliverable_flow(
     cache, why = _cache_for(ctx, force, overridden=size is not None)
     if cache is None:
         get_run_logger().info("content-hash skipping off: %s", why)
+    return run_deliverable(ctx, cache)
+
+
+def run_deliverable(ctx: RunContext, cache: DvcStageCache | None) -> dict:
+    """The steps of one run context through the scheduler; the summary, or StepsFailed."""
     outcomes, dag = _run(flow_steps([ctx], qualified=False), {ctx.run_key: cache})
     publish_run_report(ctx.run_key, outcomes, dag.to_mermaid())
     summary = _finish(ctx, outcomes)
@@ -131,10 +136,3 @@ def syllabus_flow(selection: str = "all", force: bool = False) -> dict:
     if not all(o.succeeded for o in outcomes.values()):
         raise StepsFailed(outcomes)
     return summaries
-
-
-@flow(name="monitor", flow_run_name="monitor-{deliverable_id}")
-def monitor_flow(deliverable_id: str, data: str | None = None, target: str | None = None) -> dict:
-    """Drift of the served traffic against the training data (Evidently)."""
-    ctx = load_context(deliverable_id, data=data, target=target)
-    return steps.monitor(ctx).to_dict()

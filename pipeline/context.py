@@ -23,6 +23,7 @@ class RunContext:
     params: DeliverableParams
     stores: Stores
     user_data: UserData | None = None
+    new_data: Path | None = None  # labeled served traffic appended to the source (retraining)
 
     @property
     def run_key(self) -> str:

@@ -26,9 +26,10 @@ class EtlResult:
 
 
 def extract(ctx: RunContext) -> pd.DataFrame:
-    if ctx.user_data is not None:
-        return read_table(ctx.user_data.path)
-    return load(ctx.deliverable.source)
+    source = read_table(ctx.user_data.path) if ctx.user_data is not None else load(ctx.deliverable.source)
+    if ctx.new_data is None:
+        return source
+    return pd.concat([source, pd.read_parquet(ctx.new_data)], ignore_index=True)
 
 
 def build_dataset(

@@ -1,4 +1,9 @@
-"""monitor: Evidently data drift of the served traffic (inference log) against the training data."""
+"""monitor: Evidently drift of the served traffic (inference log) against the training data.
+
+Data drift over the features; prediction drift of the served predictions against the
+champion's predictions on the training data; quality drift when delayed labels exist (the gate
+metric on labeled traffic against the champion's on the held-out split).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,24 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from pipeline.context import RunContext
+from pipeline.train import split_xy
+from s2p import metrics as metric_functions
 from s2p.files import atomic_path, write_json
 from s2p.sources import DataError
 from serving.inference_log import InferenceLog
+
+PREDICTION = "prediction"
 
 
 @dataclass(frozen=True)
 class DriftResult:
     deliverable: str
-    drift_detected: bool
+    drift_detected: bool  # data drift: at least ``threshold`` of the features drifted
     drifted_share: float
     drifted_columns: list[str]
+    prediction_drift: bool
+    quality: dict | None  # gate metric on labeled traffic vs the held-out split, when labels exist
+    retrain_recommended: bool
     columns: int
     current_rows: int
     reference_rows: int
@@ -30,7 +42,7 @@ class DriftResult:
 
 
 def drift_report(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], drift_share: float):
-    """Run Evidently's data drift preset; returns the snapshot."""
+    """Run Evidently's data drift preset over ``columns``; returns the snapshot."""
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
@@ -42,24 +54,51 @@ def drift_report(reference: pd.DataFrame, current: pd.DataFrame, columns: list[s
     )
 
 
-def summarize(snapshot: dict) -> tuple[float, list[str]]:
-    """The drifted share and the drifted columns, read from the snapshot's metrics and tests."""
-    share = next(
-        metric["value"]["share"]
-        for metric in snapshot["metrics"]
-        if metric["config"]["type"].endswith("DriftedColumnsCount")
-    )
-    drifted = [
+def summarize(snapshot: dict, features: list[str]) -> tuple[float, list[str], bool]:
+    """Share of drifted features, the drifted features, and whether the prediction drifted."""
+    drifted = {
         test["metric_config"]["params"]["column"]
         for test in snapshot["tests"]
         if test["metric_config"]["params"]["type"].endswith("ValueDrift") and test["status"] == "FAIL"
-    ]
-    return float(share), sorted(drifted)
+    }
+    feature_drift = sorted(drifted & set(features))
+    return len(feature_drift) / len(features), feature_drift, PREDICTION in drifted
+
+
+def champion_model(ctx: RunContext):
+    import mlflow
+
+    from pipeline.registry import CHAMPION
+
+    mlflow.set_tracking_uri(ctx.stores.mlflow_tracking_uri)
+    return mlflow.sklearn.load_model(f"models:/{ctx.model_name}@{CHAMPION}")
+
+
+def quality_drift(ctx: RunContext, model, training: pd.DataFrame, current: pd.DataFrame) -> dict | None:
+    labeled = current[current["label"].notna()]
+    if len(labeled) < ctx.params.monitor.min_rows:
+        return None
+    d, gate = ctx.deliverable, ctx.deliverable.gate
+    X, y = split_xy(training, d.feature_names, d.target.name, "test")
+    expected = metric_functions.compute([gate.metric], y, model.predict(X))[gate.metric]
+    observed = metric_functions.compute(
+        [gate.metric], labeled["label"].astype(float), labeled[PREDICTION].astype(float)
+    )[gate.metric]
+    tolerance = ctx.params.monitor.quality_tolerance
+    worse = expected * (1 - tolerance) if gate.greater_is_better else expected * (1 + tolerance)
+    degraded = observed < worse if gate.greater_is_better else observed > worse
+    return {
+        "metric": gate.metric,
+        "labeled_rows": len(labeled),
+        "held_out": expected,
+        "live": observed,
+        "degraded": bool(degraded),
+    }
 
 
 def run_monitor(ctx: RunContext) -> DriftResult:
     settings = ctx.params.monitor
-    columns = ctx.deliverable.feature_names
+    features = ctx.deliverable.feature_names
     log = InferenceLog(ctx.stores.inference_db)
     try:
         current = log.recent(ctx.run_key, settings.window)
@@ -73,21 +112,30 @@ def run_monitor(ctx: RunContext) -> DriftResult:
     if not ctx.paths.training_set.exists():
         raise DataError(f"{ctx.run_key}: no training set at {ctx.paths.training_set}; run the pipeline first")
     training = pd.read_parquet(ctx.paths.training_set)
-    reference = training[training["split"] == "train"]
-    snapshot = drift_report(reference, current, columns, settings.drift_share)
-    share, drifted = summarize(snapshot.dict())
+    reference = training[training["split"] == "train"].copy()
+    model = champion_model(ctx)
+    reference[PREDICTION] = model.predict(reference[features].to_numpy(dtype=float))
+    snapshot = drift_report(
+        reference, current.astype({PREDICTION: float}), [*features, PREDICTION], settings.drift_share
+    )
+    share, drifted, prediction_drift = summarize(snapshot.dict(), features)
+    quality = quality_drift(ctx, model, training, current)
     out = ctx.paths.monitoring
     html, json_path = out / "drift.html", out / "drift.json"
     with atomic_path(html) as temporary:
         snapshot.save_html(str(temporary))
     with atomic_path(json_path) as temporary:
         snapshot.save_json(str(temporary))
+    data_drift = share >= settings.drift_share
     result = DriftResult(
         deliverable=ctx.run_key,
-        drift_detected=share >= settings.drift_share,
+        drift_detected=data_drift,
         drifted_share=share,
         drifted_columns=drifted,
-        columns=len(columns),
+        prediction_drift=prediction_drift,
+        quality=quality,
+        retrain_recommended=data_drift or bool(quality and quality["degraded"]),
+        columns=len(features),
         current_rows=len(current),
         reference_rows=len(reference),
         threshold=settings.drift_share,

@@ -33,7 +33,7 @@ class BentoInfo:
         return asdict(self)
 
 
-def serving_spec(ctx: RunContext, model_tag: str, model_version: str) -> dict:
+def serving_spec(ctx: RunContext, model_tag: str, model_version: str, challenger: dict | None) -> dict:
     d = ctx.deliverable
     return {
         "bento_name": ctx.model_name,
@@ -45,6 +45,8 @@ def serving_spec(ctx: RunContext, model_tag: str, model_version: str) -> dict:
         "model_tag": model_tag,
         "model_version": model_version,
         "inference_db": str(ctx.stores.inference_db),
+        "serving": asdict(ctx.params.serving),
+        "challenger": challenger,
     }
 
 
@@ -83,8 +85,11 @@ def run_package(ctx: RunContext) -> BentoInfo:
     from pipeline.registry import CHAMPION
 
     mlflow.set_tracking_uri(ctx.stores.mlflow_tracking_uri)
-    champion = MlflowClient().get_model_version_by_alias(ctx.model_name, CHAMPION)
-    existing = find_bento(bentoml, ctx.model_name, str(champion.version))
+    client = MlflowClient()
+    champion = client.get_model_version_by_alias(ctx.model_name, CHAMPION)
+    challenger = _challenger(client, ctx, champion) if ctx.params.serving.mode != "single" else None
+    identity = f"{champion.run_id}|{challenger.run_id if challenger else ''}|{ctx.params.serving}"
+    existing = find_bento(bentoml, ctx.model_name, identity)
     if existing is not None:
         info = BentoInfo(
             str(existing.tag),
@@ -95,16 +100,33 @@ def run_package(ctx: RunContext) -> BentoInfo:
         )
         write_json(ctx.paths.bento, info.to_dict())
         return info
-    model = mlflow.sklearn.load_model(f"models:/{ctx.model_name}@{CHAMPION}")
-    labels = {"deliverable": ctx.deliverable.id, "mlflow_version": str(champion.version)}
-    with bentoml.models.create(ctx.model_name, labels=labels, metadata={"mlflow_run_id": champion.run_id}) as saved:
-        write_pickle(Path(saved.path_of("model.pkl")), model)
-    spec = serving_spec(ctx, str(saved.tag), str(champion.version))
+    saved = _to_bento_model(bentoml, mlflow, ctx, champion)
+    challenger_spec = None
+    if challenger is not None:
+        challenger_saved = _to_bento_model(bentoml, mlflow, ctx, challenger)
+        challenger_spec = {"tag": str(challenger_saved.tag), "version": str(challenger.version)}
+    spec = serving_spec(ctx, str(saved.tag), str(champion.version), challenger_spec)
+    spec["identity"] = identity
     build = write_build_context(ctx, spec)
     tag = build_bento(build)
     info = BentoInfo(tag, str(saved.tag), str(champion.version), str(build), reused=False)
     write_json(ctx.paths.bento, info.to_dict())
     return info
+
+
+def _challenger(client, ctx: RunContext, champion):
+    """The newest registered version after the champion (the one shadowed or canaried), if any."""
+    versions = client.search_model_versions(f"name = '{ctx.model_name}'")
+    newer = [v for v in versions if int(v.version) > int(champion.version)]
+    return max(newer, key=lambda v: int(v.version)) if newer else None
+
+
+def _to_bento_model(bentoml, mlflow, ctx: RunContext, version):
+    model = mlflow.sklearn.load_model(f"models:/{ctx.model_name}/{version.version}")
+    labels = {"deliverable": ctx.deliverable.id, "mlflow_version": str(version.version)}
+    with bentoml.models.create(ctx.model_name, labels=labels, metadata={"mlflow_run_id": version.run_id}) as saved:
+        write_pickle(Path(saved.path_of("model.pkl")), model)
+    return saved
 
 
 def build_bento(build: Path) -> str:
@@ -121,11 +143,19 @@ def build_bento(build: Path) -> str:
     return tags[-1]
 
 
-def find_bento(bentoml, name: str, model_version: str):
-    """The newest bento already built for this registry version, if any."""
+def find_bento(bentoml, name: str, identity: str):
+    """The newest bento already built for these models and serving settings, if any."""
     try:
         bentos = bentoml.bentos.list(name)
     except bentoml.exceptions.NotFound:
         return None
-    built = [b for b in bentos if b.info.labels.get("model_version") == model_version]
+    built = [b for b in bentos if _identity(b) == identity]
     return max(built, key=lambda b: b.info.creation_time) if built else None
+
+
+def _identity(bento) -> str | None:
+    """What a bento serves (champion run, challenger run, serving settings), from its packed spec."""
+    import json
+
+    spec = Path(bento.path) / "src" / "serving" / "s2p_service.json"
+    return json.loads(spec.read_text()).get("identity") if spec.exists() else None

@@ -136,7 +136,14 @@ def run_register(ctx: RunContext) -> RegistryDecision:
     for key, value in decision_tags.items():
         client.set_model_version_tag(ctx.model_name, version.version, key, value)
     if promoted:
-        client.set_registered_model_alias(ctx.model_name, CHAMPION, version.version)
+        move_champion(
+            client,
+            ctx.model_name,
+            to_version=str(version.version),
+            reason=reason,
+            metrics={"before": champion, "after": challenger, "metric": d.gate.metric},
+            run_id=run.info.run_id,
+        )
     decision = RegistryDecision(
         tracking_uri=ctx.stores.mlflow_tracking_uri,
         experiment=f"s2p/{ctx.run_key}",
@@ -153,6 +160,59 @@ def run_register(ctx: RunContext) -> RegistryDecision:
     )
     write_json(ctx.paths.registry_decision, decision.to_dict())
     return decision
+
+
+HISTORY_PREFIX = "s2p.champion_move."
+
+
+def move_champion(client, model_name: str, to_version: str, reason: str, metrics: dict, run_id: str | None) -> dict:
+    """Point `champion` at ``to_version`` and record the move on the registered model (a tag each):
+    when, from which version to which, why, the gate metric before and after, and the run."""
+    import time
+
+    from mlflow.exceptions import MlflowException
+
+    try:
+        previous = str(client.get_model_version_by_alias(model_name, CHAMPION).version)
+    except MlflowException:
+        previous = None
+    client.set_registered_model_alias(model_name, CHAMPION, to_version)
+    move = {
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "from_version": previous,
+        "to_version": to_version,
+        "reason": reason,
+        "metrics": metrics,
+        "run_id": run_id,
+        "run_link": f"runs:/{run_id}" if run_id else None,
+    }
+    count = len(champion_history(client, model_name))
+    client.set_registered_model_tag(model_name, f"{HISTORY_PREFIX}{count:05d}", json.dumps(move))
+    return move
+
+
+def champion_history(client, model_name: str) -> list[dict]:
+    """Every recorded move of the `champion` alias, oldest first."""
+    tags = client.get_registered_model(model_name).tags
+    return [json.loads(tags[key]) for key in sorted(tags) if key.startswith(HISTORY_PREFIX)]
+
+
+def rollback(client, model_name: str) -> dict:
+    """Move `champion` back to the version it held before its last move (recorded like any move)."""
+    history = champion_history(client, model_name)
+    if not history:
+        raise ValueError(f"{model_name} has no recorded champion moves to roll back")
+    last = history[-1]
+    if last["from_version"] is None:
+        raise ValueError(f"{model_name}: v{last['to_version']} was the first champion; there is nothing before it")
+    return move_champion(
+        client,
+        model_name,
+        to_version=last["from_version"],
+        reason=f"rollback from v{last['to_version']} (which became champion at {last['at']}: {last['reason']})",
+        metrics={"rolled_back_version": last["to_version"]},
+        run_id=None,
+    )
 
 
 def _flat_params(ctx: RunContext) -> dict[str, str]:

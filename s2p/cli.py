@@ -207,6 +207,79 @@ def cmd_impact(args) -> int:
     return 0
 
 
+def cmd_retrain(args) -> int:
+    configure_environment()
+    from flows.lifecycle import retrain_flow
+
+    with contextlib.redirect_stdout(sys.stderr):
+        summary = retrain_flow(args.deliverable, reason=args.reason)
+    print(json.dumps(summary, indent=2, default=str) if args.json else _brief_retrain(summary))
+    return 0
+
+
+def _brief_retrain(summary: dict) -> str:
+    mlflow = summary["mlflow"]
+    verdict = "promoted to champion" if mlflow["promoted"] else "not promoted"
+    return (
+        f"{summary['run_key']}: retrained with {summary['retrain']['new_rows']} new labeled rows; "
+        f"v{mlflow['version']} {verdict}: {mlflow['reason']}; champion v{mlflow['champion_version']}"
+    )
+
+
+def _registry(args):
+    stores = configure_environment()
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from pipeline.context import load_context
+
+    mlflow.set_tracking_uri(stores.mlflow_tracking_uri)
+    ctx = load_context(args.deliverable, stores)
+    return ctx, MlflowClient()
+
+
+def cmd_rollback(args) -> int:
+    ctx, client = _registry(args)
+    from pipeline.package import run_package
+    from pipeline.registry import rollback
+
+    move = rollback(client, ctx.model_name)
+    with contextlib.redirect_stdout(sys.stderr):
+        bento = run_package(ctx)
+    print(f"{ctx.model_name}: champion v{move['from_version']} -> v{move['to_version']} ({move['reason']})")
+    print(f"bento {bento.tag} serves v{bento.model_version}: restart `s2p serve {args.deliverable}` to pick it up")
+    return 0
+
+
+def cmd_history(args) -> int:
+    ctx, client = _registry(args)
+    from pipeline.registry import champion_history
+
+    history = champion_history(client, ctx.model_name)
+    if args.json:
+        print(json.dumps(history, indent=2))
+        return 0
+    for move in history:
+        print(f"{move['at']}  v{move['from_version']} -> v{move['to_version']}  {move['reason']}")
+    return 0
+
+
+def cmd_deploy(args) -> int:
+    stores = configure_environment()
+    from s2p import catalog
+    from s2p.config import DeliverableParams, load_params
+
+    params = load_params(stores.params_file)
+    chosen = [catalog.get(args.deliverable)] if args.deliverable else catalog.select(args.phase)
+    from flows.deploy import serve_deployments
+
+    api = os.environ.get("PREFECT_API_URL", "a temporary local API (start `prefect server start` for the UI)")
+    print(f"serving {len(chosen)} deployment(s) of flow 'lifecycle' at {api}")
+    sys.stdout.flush()
+    serve_deployments([(d, params.get(d.id, DeliverableParams())) for d in chosen])
+    return 0
+
+
 def cmd_where(args) -> int:
     stores = configure_environment()
     from s2p import catalog
@@ -272,6 +345,7 @@ def parser() -> argparse.ArgumentParser:
     data_options(monitor)
     monitor.add_argument("--window", type=int, help="compare the newest N logged requests (default: params.yaml)")
     monitor.add_argument("--json", action="store_true")
+    monitor.add_argument("--retrain", action="store_true", help="as a Prefect flow that starts retraining on drift")
     monitor.set_defaults(func=cmd_monitor)
 
     dag = commands.add_parser("dag", help="print the step DAG (waves, critical path, Mermaid)")
@@ -284,6 +358,28 @@ def parser() -> argparse.ArgumentParser:
     impact.add_argument("change", help="a repository path (file or folder) or a params.yaml key")
     impact.add_argument("--json", action="store_true")
     impact.set_defaults(func=cmd_impact)
+
+    retrain = commands.add_parser("retrain", help="retrain with the labeled served traffic; gate; repackage")
+    retrain.add_argument("deliverable")
+    retrain.add_argument("--reason", default="manual")
+    retrain.add_argument("--json", action="store_true")
+    retrain.set_defaults(func=cmd_retrain)
+
+    rollback = commands.add_parser("rollback", help="restore the previous champion and repackage it")
+    rollback.add_argument("deliverable")
+    rollback.set_defaults(func=cmd_rollback)
+
+    history = commands.add_parser("history", help="every move of the champion alias")
+    history.add_argument("deliverable")
+    history.add_argument("--json", action="store_true")
+    history.set_defaults(func=cmd_history)
+
+    deploy = commands.add_parser(
+        "deploy", help="serve one Prefect deployment per deliverable (schedules from params.yaml)"
+    )
+    deploy.add_argument("deliverable", nargs="?")
+    deploy.add_argument("--phase")
+    deploy.set_defaults(func=cmd_deploy)
 
     commands.add_parser("where", help="print where the results are").set_defaults(func=cmd_where)
     commands.add_parser("env", help="print the environment that points tools at the stores").set_defaults(func=cmd_env)

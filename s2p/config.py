@@ -27,6 +27,26 @@ class MonitorParams:
     window: int = 1000  # the newest inference-log rows compared with the training reference
     min_rows: int = 30  # fewer logged rows than this is not enough traffic to judge drift
     drift_share: float = 0.5  # dataset drift when at least this share of columns drifted
+    quality_tolerance: float = 0.2  # quality drift when the gate metric on labeled traffic is this much worse
+    retrain_on_drift: bool = True  # the monitoring flow starts retraining when it finds drift
+
+
+@dataclass(frozen=True)
+class ServingParams:
+    mode: str = "single"  # single | shadow (challenger mirrored, logged only) | canary
+    canary_fraction: float = 0.1  # share of requests a canary challenger answers
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("single", "shadow", "canary"):
+            raise ConfigError(f"serving.mode must be single, shadow or canary, got {self.mode!r}")
+        if not 0.0 <= self.canary_fraction <= 1.0:
+            raise ConfigError(f"serving.canary_fraction must lie in [0, 1], got {self.canary_fraction}")
+
+
+@dataclass(frozen=True)
+class ScheduleParams:
+    retrain: str = "0 3 * * 0"  # cron (UTC): the deployment's retraining schedule
+    monitor: str = "0 * * * *"  # cron (UTC): the deployment's monitoring schedule
 
 
 @dataclass(frozen=True)
@@ -39,6 +59,8 @@ class DeliverableParams:
     reference: dict[str, Any] = field(default_factory=dict)
     gate: GateParams = field(default_factory=GateParams)
     monitor: MonitorParams = field(default_factory=MonitorParams)
+    serving: ServingParams = field(default_factory=ServingParams)
+    schedule: ScheduleParams = field(default_factory=ScheduleParams)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.test_size < 1.0:

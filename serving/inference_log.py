@@ -1,7 +1,9 @@
 """The inference log: every served prediction, one row each, in SQLite (WAL) so it survives restarts.
 
 Shipped inside each bento (the service writes it) and read by the monitor. Rows hold the
-features as JSON so one table serves every deliverable's schema.
+features as JSON so one table serves every deliverable's schema. ``role`` says who answered:
+the champion, a canary challenger, or a shadow challenger whose prediction was only logged.
+Delayed labels arrive later (POST /feedback) and fill ``label``.
 """
 
 from __future__ import annotations
@@ -17,13 +19,21 @@ CREATE TABLE IF NOT EXISTS predictions (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     deliverable   TEXT    NOT NULL,
     model_version TEXT    NOT NULL,
+    role          TEXT    NOT NULL DEFAULT 'champion',
     ts            REAL    NOT NULL,
     latency_ms    REAL    NOT NULL,
     features      TEXT    NOT NULL,
-    prediction    TEXT    NOT NULL
+    prediction    TEXT    NOT NULL,
+    label         REAL,
+    labeled_at    REAL
 );
 CREATE INDEX IF NOT EXISTS predictions_by_deliverable ON predictions (deliverable, id);
 """
+SERVED = ("champion", "canary")  # roles whose prediction was the answer
+
+
+class UnknownPredictions(KeyError):
+    pass
 
 
 class InferenceLog:
@@ -37,48 +47,82 @@ class InferenceLog:
         self._connection.executescript(SCHEMA)
 
     def append(
-        self, deliverable: str, model_version: str, rows: list[dict], predictions: list, latency_ms: float
-    ) -> None:
+        self,
+        deliverable: str,
+        model_version: str,
+        rows: list[dict],
+        predictions: list,
+        latency_ms: float,
+        role: str = "champion",
+    ) -> list[int]:
+        """Insert one row per prediction (one transaction); returns their ids."""
         now = time.time()
-        records = [
-            (deliverable, model_version, now, latency_ms, json.dumps(row), json.dumps(prediction))
-            for row, prediction in zip(rows, predictions, strict=True)
-        ]
+        ids = []
         with self._lock, self._connection:
-            self._connection.executemany(
-                "INSERT INTO predictions (deliverable, model_version, ts, latency_ms, features, prediction)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                records,
-            )
+            for row, prediction in zip(rows, predictions, strict=True):
+                cursor = self._connection.execute(
+                    "INSERT INTO predictions (deliverable, model_version, role, ts, latency_ms, features, prediction)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (deliverable, model_version, role, now, latency_ms, json.dumps(row), json.dumps(prediction)),
+                )
+                ids.append(cursor.lastrowid)
+        return ids
 
-    def recent(self, deliverable: str, limit: int):
-        """The newest ``limit`` rows of a deliverable as a DataFrame: features as columns, oldest first."""
+    def add_labels(self, deliverable: str, labels: dict[int, float]) -> int:
+        """Attach delayed labels to served predictions, all or none: unknown ids raise UnknownPredictions."""
+        if not labels:
+            return 0
+        with self._lock, self._connection:
+            marks = ",".join("?" * len(labels))
+            found = {
+                row[0]
+                for row in self._connection.execute(
+                    f"SELECT id FROM predictions WHERE deliverable = ? AND id IN ({marks})",
+                    (deliverable, *labels),
+                )
+            }
+            unknown = sorted(set(labels) - found)
+            if unknown:
+                raise UnknownPredictions(unknown)
+            now = time.time()
+            self._connection.executemany(
+                "UPDATE predictions SET label = ?, labeled_at = ? WHERE id = ?",
+                [(label, now, key) for key, label in labels.items()],
+            )
+        return len(labels)
+
+    def recent(self, deliverable: str, limit: int, roles: tuple[str, ...] = SERVED):
+        """The newest ``limit`` rows of ``roles`` as a DataFrame: features as columns, oldest first."""
         import pandas as pd
 
+        marks = ",".join("?" * len(roles))
         with self._lock:
             rows = self._connection.execute(
-                "SELECT id, model_version, ts, latency_ms, features, prediction FROM predictions"
-                " WHERE deliverable = ? ORDER BY id DESC LIMIT ?",
-                (deliverable, limit),
+                "SELECT id, model_version, role, ts, latency_ms, features, prediction, label FROM predictions"
+                f" WHERE deliverable = ? AND role IN ({marks}) ORDER BY id DESC LIMIT ?",
+                (deliverable, *roles, limit),
             ).fetchall()
         rows.reverse()
-        features = pd.DataFrame([json.loads(row[4]) for row in rows])
+        features = pd.DataFrame([json.loads(row[5]) for row in rows])
         meta = pd.DataFrame(
             {
                 "id": [row[0] for row in rows],
                 "model_version": [row[1] for row in rows],
-                "timestamp": pd.to_datetime([row[2] for row in rows], unit="s", utc=True),
-                "latency_ms": [row[3] for row in rows],
-                "prediction": [json.loads(row[5]) for row in rows],
+                "role": [row[2] for row in rows],
+                "timestamp": pd.to_datetime([row[3] for row in rows], unit="s", utc=True),
+                "latency_ms": [row[4] for row in rows],
+                "prediction": [json.loads(row[6]) for row in rows],
+                "label": pd.array([row[7] for row in rows], dtype="Float64"),
             }
         )
         return pd.concat([meta, features], axis=1)
 
-    def count(self, deliverable: str) -> int:
+    def count(self, deliverable: str, role: str | None = None) -> int:
+        query, args = "SELECT COUNT(*) FROM predictions WHERE deliverable = ?", [deliverable]
+        if role is not None:
+            query, args = query + " AND role = ?", [*args, role]
         with self._lock:
-            (n,) = self._connection.execute(
-                "SELECT COUNT(*) FROM predictions WHERE deliverable = ?", (deliverable,)
-            ).fetchone()
+            (n,) = self._connection.execute(query, args).fetchone()
         return n
 
     def close(self) -> None:

@@ -4,6 +4,11 @@
 model tag and version) into each bento. The request and response models are built from that
 schema, so a bad body is refused with a 4xx naming the field before it reaches the model.
 Every prediction is appended to the inference log (features, prediction, version, latency).
+
+Deployment patterns (params.yaml ``serving.mode``): ``single`` (the champion answers), ``shadow``
+(a challenger sees mirrored traffic; its predictions are only logged) and ``canary`` (a share
+``canary_fraction`` of requests is answered by the challenger). Delayed labels come back through
+POST /feedback with the ids the predictions were returned with.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import math
 import os
 import pickle
+import random
 import time
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +26,7 @@ import bentoml
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from serving.inference_log import InferenceLog
+from serving.inference_log import InferenceLog, UnknownPredictions
 
 SPEC = json.loads(Path(os.environ.get("S2P_SERVICE_SPEC", Path(__file__).with_name("s2p_service.json"))).read_text())
 MAX_ROWS = SPEC.get("max_rows", 1000)
@@ -43,29 +49,69 @@ Features = create_model(
 
 
 class Prediction(BaseModel):
+    id: int  # quote it in POST /feedback when the true value is known
     prediction: float
     model_version: str
+
+
+class Label(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    id: int
+    label: float
+
+
+SERVING = SPEC.get("serving", {"mode": "single", "canary_fraction": 0.0})
+CHALLENGER = SPEC.get("challenger") if SERVING["mode"] != "single" else None
+
+
+def _load(model_ref) -> object:
+    with open(model_ref.path_of("model.pkl"), "rb") as handle:
+        return pickle.load(handle)
 
 
 @bentoml.service(name=SPEC["bento_name"], traffic={"timeout": 30}, threads=4)
 class Predictor:
     model_ref = bentoml.models.BentoModel(SPEC["model_tag"])
+    if CHALLENGER:
+        challenger_ref = bentoml.models.BentoModel(CHALLENGER["tag"])
 
     def __init__(self) -> None:
-        with open(self.model_ref.path_of("model.pkl"), "rb") as handle:
-            self.model = pickle.load(handle)
+        self.models = {"champion": (_load(self.model_ref), str(SPEC["model_version"]))}
+        if CHALLENGER:
+            self.models["challenger"] = (_load(self.challenger_ref), str(CHALLENGER["version"]))
         self.columns = [column["name"] for column in SPEC["features"]]
-        self.version = str(SPEC["model_version"])
         self.log = InferenceLog(Path(os.environ.get("S2P_INFERENCE_DB", SPEC["inference_db"])))
+        self.random = random.Random()
+
+    def _predict(self, who: str, X: np.ndarray) -> list[float]:
+        values = [float(value) for value in self.models[who][0].predict(X)]
+        if not all(math.isfinite(value) for value in values):
+            raise bentoml.exceptions.InternalServerError(f"the {who} model produced a non-finite prediction")
+        return values
 
     @bentoml.api
     def predict(self, rows: Annotated[list[Features], Field(min_length=1, max_length=MAX_ROWS)]) -> list[Prediction]:
         started = time.perf_counter()
         records = [row.model_dump() for row in rows]
         X = np.array([[record[name] for name in self.columns] for record in records], dtype=np.float64)
-        values = [float(value) for value in self.model.predict(X)]
-        if not all(math.isfinite(value) for value in values):
-            raise bentoml.exceptions.InternalServerError("the model produced a non-finite prediction")
+        canary = CHALLENGER and SERVING["mode"] == "canary" and self.random.random() < SERVING["canary_fraction"]
+        who, role = ("challenger", "canary") if canary else ("champion", "champion")
+        values = self._predict(who, X)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        self.log.append(SPEC["run_key"], self.version, records, values, latency_ms)
-        return [Prediction(prediction=value, model_version=self.version) for value in values]
+        version = self.models[who][1]
+        ids = self.log.append(SPEC["run_key"], version, records, values, latency_ms, role=role)
+        if CHALLENGER and SERVING["mode"] == "shadow":  # mirrored: logged, never answered
+            shadow_started = time.perf_counter()
+            shadow = self._predict("challenger", X)
+            shadow_ms = (time.perf_counter() - shadow_started) * 1000.0
+            self.log.append(SPEC["run_key"], self.models["challenger"][1], records, shadow, shadow_ms, role="shadow")
+        return [Prediction(id=i, prediction=v, model_version=version) for i, v in zip(ids, values, strict=True)]
+
+    @bentoml.api
+    def feedback(self, labels: Annotated[list[Label], Field(min_length=1, max_length=MAX_ROWS)]) -> dict:
+        """Delayed ground truth for earlier predictions; all or none are recorded."""
+        try:
+            updated = self.log.add_labels(SPEC["run_key"], {item.id: item.label for item in labels})
+        except UnknownPredictions as unknown:
+            raise bentoml.exceptions.InvalidArgument(f"unknown prediction id(s): {unknown.args[0]}") from None
+        return {"labeled": updated}

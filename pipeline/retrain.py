@@ -1,0 +1,26 @@
+"""The new data a retraining takes through the path: served requests whose true value came back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.context import RunContext
+from s2p.files import write_parquet
+from serving.inference_log import InferenceLog
+
+
+def export_labeled_window(ctx: RunContext, window: int) -> tuple[Path | None, int]:
+    """The newest ``window`` served requests that have labels, as rows of features and target."""
+    log = InferenceLog(ctx.stores.inference_db)
+    try:
+        recent = log.recent(ctx.run_key, window)
+    finally:
+        log.close()
+    if recent.empty or recent["label"].isna().all():
+        return None, 0
+    labeled = recent[recent["label"].notna()]
+    rows = labeled[ctx.deliverable.feature_names].astype(float)
+    rows[ctx.deliverable.target.name] = labeled["label"].astype(float).to_numpy()
+    path = ctx.paths.artifacts / "retrain_window.parquet"
+    write_parquet(path, rows.reset_index(drop=True))
+    return path, len(rows)
