@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -58,3 +63,42 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served(deliverable: str = "linear_regression", timeout: float = 90.0):
+    """A real `s2p serve` (bentoml serve) on a free port; yields its base URL; stops it afterwards."""
+    import httpx
+
+    port = free_port()
+    output = tempfile.TemporaryFile()  # not a pipe: an unread pipe fills up and blocks the server
+    process = subprocess.Popen(
+        [sys.executable, "-m", "s2p.cli", "serve", deliverable, "--port", str(port)],
+        cwd=ROOT,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None:
+                output.seek(0)
+                raise RuntimeError(output.read().decode()[-3000:])
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"bentoml serve did not become ready in {timeout} s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        output.close()

@@ -2,10 +2,8 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,7 +14,7 @@ import pytest
 from pipeline.context import load_context
 from scheduler.executor import StepsFailed
 from serving.inference_log import InferenceLog
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, served
 
 pytestmark = pytest.mark.slow
 
@@ -90,34 +88,8 @@ def test_bad_user_data_stops_the_flow_before_features(first_run, tmp_path):
 
 @pytest.fixture(scope="module")
 def server(first_run):
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "s2p.cli", "serve", "linear_regression", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            raise RuntimeError(process.stdout.read().decode())
-        time.sleep(0.5)
-    else:
-        os.killpg(process.pid, signal.SIGKILL)
-        raise RuntimeError("bentoml serve did not become ready in 90 s")
-    yield url
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+    with served("linear_regression") as url:
+        yield url
 
 
 def training_rows(n: int, seed: int) -> list[dict]:
