@@ -71,7 +71,7 @@ def served(deliverable: str = "linear_regression", timeout: float = 90.0):
     import httpx
 
     port = free_port()
-    output = tempfile.TemporaryFile()  # not a pipe: an unread pipe fills up and blocks the server
+    output = tempfile.TemporaryFile()  # noqa: SIM115 - not a pipe: an unread pipe fills up and blocks the server
     process = subprocess.Popen(
         [sys.executable, "-m", "s2p.cli", "serve", deliverable, "--port", str(port)],
         cwd=ROOT,

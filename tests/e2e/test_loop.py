@@ -89,8 +89,9 @@ def test_delayed_labels_come_back_through_feedback(server):
 
 
 def test_drift_triggers_a_gated_retraining_then_rollback_restores_the_previous_champion(server):
-    from flows.lifecycle import monitor_flow
     from mlflow.tracking import MlflowClient
+
+    from flows.lifecycle import monitor_flow
 
     result = monitor_flow("linear_regression", window=150)
     assert result["drift_detected"] and set(SHIFT) <= set(result["drifted_columns"])
