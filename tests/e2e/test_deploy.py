@@ -1,0 +1,126 @@
+"""Deployments against a real `prefect server start`: listed with their schedules and typed form,
+and a run created the way the UI's Run button does it completes with the parameters given."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT, free_port
+
+pytestmark = pytest.mark.slow
+
+
+def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory):
+    home = tmp_path_factory.mktemp("prefect-server")
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(home)}
+    env.pop("PREFECT_API_URL", None)
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    server = start([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env, home / "server.log")
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        wait_for(lambda: httpx.get(f"{api}/health", timeout=2).json() is True, 90, "prefect server health")
+        yield api
+    finally:
+        stop(server)
+
+
+@pytest.fixture(scope="module")
+def deployed(prefect_api, tmp_path_factory):
+    base = tmp_path_factory.mktemp("deployed")
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": prefect_api,
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+        "PREFECT_HOME": str(base / "prefect-client"),
+        "S2P_DATA_DIR": str(base / "data"),
+        "S2P_ARTIFACTS_DIR": str(base / "artifacts"),
+        "S2P_STATE_DIR": str(base / "state"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{base / 'mlflow.db'}",
+        "S2P_INFERENCE_DB": str(base / "inference.db"),
+    }
+    runner = start([sys.executable, "-m", "s2p.cli", "deploy"], env, base / "deploy.log")
+    try:
+        yield prefect_api, base
+    finally:
+        stop(runner)
+
+
+def deployments(api: str) -> list[dict]:
+    return httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
+
+
+def test_every_deliverable_is_a_deployment_with_its_schedules_and_a_typed_form(deployed):
+    from s2p import catalog
+
+    api, _ = deployed
+    found = wait_for(
+        lambda: deployments(api) if len(deployments(api)) >= len(catalog.CATALOG) else None, 120, "deployments"
+    )
+    by_name = {d["name"]: d for d in found}
+    assert set(by_name) == {d.id for d in catalog.CATALOG}
+    deployment = by_name["linear_regression"]
+    crons = {s["schedule"]["cron"]: s["parameters"] for s in deployment["schedules"]}
+    assert crons == {
+        "0 3 * * 0": {"deliverable_id": "linear_regression", "task": "retrain"},
+        "0 * * * *": {"deliverable_id": "linear_regression", "task": "monitor"},
+    }
+    form = deployment["parameter_openapi_schema"]["properties"]
+    assert {"deliverable_id", "task", "reason", "size", "force"} <= set(form)
+    assert "retrain" in str(form["task"]) and "monitor" in str(form["task"])
+
+
+def test_a_run_created_like_the_ui_run_button_completes_with_its_parameters(deployed):
+    api, base = deployed
+    deployment = wait_for(lambda: deployments(api), 120, "deployments")[0]
+    parameters = {"deliverable_id": "linear_regression", "task": "train", "size": 150, "force": True}
+    created = httpx.post(
+        f"{api}/deployments/{deployment['id']}/create_flow_run", json={"parameters": parameters}, timeout=10
+    )
+    assert created.status_code == 201, created.text
+    run_id = created.json()["id"]
+
+    def finished():
+        run = httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()
+        return run if run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
+
+    run = wait_for(finished, 300, "the flow run to finish")
+    assert run["state"]["type"] == "COMPLETED", (base / "deploy.log").read_text()[-3000:]
+    assert run["parameters"] == parameters
+    assert len(pd.read_parquet(base / "data" / "linear_regression" / "dataset.parquet")) == 150
+    assert (base / "artifacts" / "linear_regression" / "bento.json").exists()
