@@ -136,3 +136,43 @@ def impact(root: Path, changed: str) -> dict[str, list[str]]:
     order = [step.name for step in STEPS]
     rank = {name: i for i, name in enumerate(order)}
     return {key: sorted(names, key=lambda n: rank.get(n, len(rank))) for key, names in result.items()}
+
+
+def changes_since(root: Path, ref: str) -> list[str]:
+    """Files changed since git ``ref`` (working tree included), params.yaml as the keys that changed."""
+    import subprocess
+
+    import yaml
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ValueError(f"git {' '.join(args)}: {done.stderr.strip()}")
+        return done.stdout
+
+    files = [line for line in git("diff", "--name-only", ref).splitlines() if line]
+    if "params.yaml" not in files:
+        return files
+    before = yaml.safe_load(git("show", f"{ref}:params.yaml")) or {}
+    after = yaml.safe_load((root / "params.yaml").read_text()) or {}
+    keys = sorted(_changed_keys(before, after))
+    return [f for f in files if f != "params.yaml"] + keys
+
+
+def _changed_keys(before, after, prefix: str = "") -> set[str]:
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return {prefix.rstrip(".")} if before != after else set()
+    changed = set()
+    for key in set(before) | set(after):
+        changed |= _changed_keys(before.get(key), after.get(key), f"{prefix}{key}.")
+    return changed
+
+
+def impact_since(root: Path, ref: str) -> dict[str, list[str]]:
+    """Deliverable -> steps that the changes since ``ref`` rerun (what CI runs on a pull request)."""
+    merged: dict[str, set[str]] = {}
+    for change in changes_since(root, ref):
+        for key, names in impact(root, change).items():
+            merged.setdefault(key, set()).update(names)
+    rank = {step.name: i for i, step in enumerate(STEPS)}
+    return {key: sorted(names, key=lambda n: rank.get(n, len(rank))) for key, names in sorted(merged.items())}

@@ -193,14 +193,19 @@ def cmd_dag(args) -> int:
 
 
 def cmd_impact(args) -> int:
-    from pipeline.stages import impact
+    from pipeline.stages import impact, impact_since
     from s2p.paths import find_root
 
-    affected = impact(find_root(), args.change)
+    if bool(args.change) == bool(args.since):
+        raise ValueError("give a path or params key to check, or --since GIT_REF")
+    affected = impact_since(find_root(), args.since) if args.since else impact(find_root(), args.change)
+    if args.deliverables:
+        print(" ".join(affected))
+        return 0
     if args.json:
         print(json.dumps(affected, indent=2))
     elif not affected:
-        print(f"no DVC stage depends on {args.change}: nothing would rerun")
+        print(f"no DVC stage depends on {args.change or 'the changes since ' + args.since}: nothing would rerun")
     else:
         for deliverable, steps in affected.items():
             print(f"{deliverable}: {', '.join(steps)}")
@@ -355,8 +360,10 @@ def parser() -> argparse.ArgumentParser:
     dag.set_defaults(func=cmd_dag)
 
     impact = commands.add_parser("impact", help="which deliverables and steps a change to a file or parameter reruns")
-    impact.add_argument("change", help="a repository path (file or folder) or a params.yaml key")
+    impact.add_argument("change", nargs="?", help="a repository path (file or folder) or a params.yaml key")
+    impact.add_argument("--since", help="everything changed since this git ref (files, and params.yaml keys)")
     impact.add_argument("--json", action="store_true")
+    impact.add_argument("--deliverables", action="store_true", help="only the affected deliverable ids, one line")
     impact.set_defaults(func=cmd_impact)
 
     retrain = commands.add_parser("retrain", help="retrain with the labeled served traffic; gate; repackage")
