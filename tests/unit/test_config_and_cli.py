@@ -117,3 +117,12 @@ def test_impact_lists_the_steps_a_change_reruns(change, expected):
 
 def test_impact_of_an_unrelated_file_is_nothing():
     assert "nothing would rerun" in run_cli("impact", "README.md").stdout
+
+
+def test_github_workflows_are_valid_and_ci_runs_the_readme_test_command():
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+    checker = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows"]
+    result = subprocess.run([*checker, *map(str, workflows)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    assert "make test" in (ROOT / "README.md").read_text() and "make run" in (ROOT / "README.md").read_text()
