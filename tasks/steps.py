@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from pipeline import etl as etl_step
@@ -126,6 +128,12 @@ def monitor(ctx: RunContext) -> monitor_step.DriftResult:
         f"Report: {result.html}"
     )
     create_markdown_artifact(text, key=artifact_key(ctx, "drift"))
+    create_link_artifact(
+        Path(result.html).as_uri(), link_text="Evidently drift report (HTML)", key=artifact_key(ctx, "drift-html")
+    )
+    create_link_artifact(
+        Path(result.json).as_uri(), link_text="Evidently drift snapshot (JSON)", key=artifact_key(ctx, "drift-json")
+    )
     get_run_logger().info("monitor: %s", text)
     return result
 

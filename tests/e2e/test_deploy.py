@@ -124,3 +124,39 @@ def test_a_run_created_like_the_ui_run_button_completes_with_its_parameters(depl
     assert run["parameters"] == parameters
     assert len(pd.read_parquet(base / "data" / "linear_regression" / "dataset.parquet")) == 150
     assert (base / "artifacts" / "linear_regression" / "bento.json").exists()
+
+
+def test_the_deployed_monitor_finds_drift_and_starts_retraining_through_the_deployment(deployed):
+    from serving.inference_log import InferenceLog
+
+    api, base = deployed
+    training = pd.read_parquet(base / "data" / "linear_regression" / "training_set.parquet")
+    features = [c for c in training.columns if c not in ("entity_id", "event_timestamp", "progression", "split")]
+    shifted = training[features].head(60).copy()
+    for column, delta in {"age": 15.0, "bmi": 8.0, "bp": 25.0, "s1": 60.0, "s2": 50.0, "s6": 25.0}.items():
+        shifted[column] += delta
+    log = InferenceLog(base / "inference.db")  # what the served model would have logged
+    log.append("linear_regression", "1", shifted.to_dict(orient="records"), [150.0] * 60, 1.0)
+    log.close()
+
+    deployment = deployments(api)[0]
+    created = httpx.post(
+        f"{api}/deployments/{deployment['id']}/create_flow_run",
+        json={"parameters": {"deliverable_id": "linear_regression", "task": "monitor"}},
+        timeout=10,
+    ).json()
+
+    def retraining_run():
+        runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=10).json()
+        monitor = next(r for r in runs if r["id"] == created["id"])
+        if monitor["state"]["type"] in ("FAILED", "CRASHED"):
+            raise AssertionError((base / "deploy.log").read_text()[-3000:])
+        retrain = [
+            r for r in runs if r["parameters"].get("task") == "retrain" and r["deployment_id"] == deployment["id"]
+        ]
+        done = retrain and retrain[0]["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED")
+        return (monitor, retrain[0]) if done and monitor["state"]["type"] == "COMPLETED" else None
+
+    _, retrain = wait_for(retraining_run, 300, "the monitoring run to start a retraining run")
+    assert retrain["state"]["type"] == "COMPLETED", (base / "deploy.log").read_text()[-3000:]
+    assert retrain["parameters"]["reason"].startswith("drift:")
