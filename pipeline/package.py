@@ -88,7 +88,9 @@ def run_package(ctx: RunContext) -> BentoInfo:
     client = MlflowClient()
     champion = client.get_model_version_by_alias(ctx.model_name, CHAMPION)
     challenger = _challenger(client, ctx, champion) if ctx.params.serving.mode != "single" else None
-    identity = f"{champion.run_id}|{challenger.run_id if challenger else ''}|{ctx.params.serving}"
+    identity = "|".join(
+        [champion.run_id, challenger.run_id if challenger else "", str(ctx.params.serving), _code_digest()]
+    )
     existing = find_bento(bentoml, ctx.model_name, identity)
     if existing is not None:
         info = BentoInfo(
@@ -151,6 +153,14 @@ def find_bento(bentoml, name: str, identity: str):
         return None
     built = [b for b in bentos if _identity(b) == identity]
     return max(built, key=lambda b: b.info.creation_time) if built else None
+
+
+def _code_digest() -> str:
+    """The code a bento packs (serving/ and models/): a change to it means a new bento."""
+    from scheduler.cache import file_digest
+
+    source = Path(__file__).resolve().parents[1]
+    return file_digest(source / "serving")[:12] + file_digest(source / "models")[:12]
 
 
 def _identity(bento) -> str | None:

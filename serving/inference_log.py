@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS predictions (
 CREATE INDEX IF NOT EXISTS predictions_by_deliverable ON predictions (deliverable, id);
 """
 SERVED = ("champion", "canary")  # roles whose prediction was the answer
+#: Columns added since the first version of the table: an older log gains them on open.
+ADDED_COLUMNS = {"role": "TEXT NOT NULL DEFAULT 'champion'", "label": "REAL", "labeled_at": "REAL"}
 
 
 class UnknownPredictions(KeyError):
@@ -45,6 +47,14 @@ class InferenceLog:
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
         self._connection.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock, self._connection:
+            present = {row[1] for row in self._connection.execute("PRAGMA table_info(predictions)")}
+            for column, declaration in ADDED_COLUMNS.items():
+                if column not in present:
+                    self._connection.execute(f"ALTER TABLE predictions ADD COLUMN {column} {declaration}")
 
     def append(
         self,

@@ -79,3 +79,26 @@ def test_train_step_writes_model_and_report_and_removes_the_checkpoint(prepared)
     result = train_model(prepared, progress=False)
     assert result.device == "cpu" and result.epochs > 1 and result.loss_history[-1] < result.loss_history[0]
     assert prepared.paths.model.exists() and not prepared.paths.checkpoint.exists()
+
+
+def test_an_inference_log_of_the_first_schema_is_migrated_in_place(tmp_path):
+    import sqlite3
+
+    from serving.inference_log import InferenceLog
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE predictions (id INTEGER PRIMARY KEY AUTOINCREMENT, deliverable TEXT NOT NULL, "
+        "model_version TEXT NOT NULL, ts REAL NOT NULL, latency_ms REAL NOT NULL, features TEXT NOT NULL, "
+        "prediction TEXT NOT NULL)"
+    )
+    old.execute("INSERT INTO predictions VALUES (1, 'd', '1', 0.0, 1.0, ?, '2.0')", ('{"x": 1.0}',))
+    old.commit()
+    old.close()
+    log = InferenceLog(path)
+    (new_id,) = log.append("d", "2", [{"x": 3.0}], [4.0], 1.0)
+    assert log.add_labels("d", {1: 2.5, new_id: 4.5}) == 2
+    frame = log.recent("d", 10)
+    assert list(frame["role"]) == ["champion", "champion"] and list(frame["label"]) == [2.5, 4.5]
+    log.close()
