@@ -59,7 +59,9 @@ def make_context(
     columns = _header(Path(data))
     if target not in columns:
         raise ValueError(f"target column {target!r} is not in {data}; its columns are: {', '.join(columns)}")
-    reserved = {"entity_id", "event_timestamp", "split"} & set(columns)
+    if "split" in columns:
+        raise ValueError(f"{data}: the column name 'split' is reserved (the train/test split); rename it")
+    reserved = {"entity_id", "event_timestamp"}  # kept as keys when given, not used as features
     features = tuple(Column(name) for name in columns if name != target and name not in reserved)
     if not features:
         raise ValueError(f"{data} has no feature columns besides the target {target!r}")

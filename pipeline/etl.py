@@ -22,6 +22,7 @@ class EtlResult:
     train_rows: int
     test_rows: int
     duplicates_dropped: int
+    columns_dropped: list[str]  # source columns the catalog does not declare
     candidate: str
 
 
@@ -44,7 +45,10 @@ def build_dataset(
     if missing:
         raise DataError(f"missing column(s): {', '.join(missing)}")
     keep = columns + [column for column in ("entity_id", "event_timestamp") if column in raw.columns]
-    frame = raw[keep]
+    frame = raw[keep].copy()
+    for column in columns:  # values of mixed types cannot be stored: keep them as text for validation to judge
+        if frame[column].dtype == object and frame[column].map(type).nunique() > 1:
+            frame[column] = frame[column].astype(str)
     before = len(frame)
     frame = frame.drop_duplicates().reset_index(drop=True)
     duplicates = before - len(frame)
@@ -69,16 +73,23 @@ def _utc_timestamps(values: pd.Series) -> pd.Series:
     try:
         parsed = pd.to_datetime(values, utc=False, format="ISO8601")
     except (ValueError, TypeError) as error:
-        raise DataError(f"event_timestamp: cannot parse as ISO 8601 times ({error})") from None
+        first = str(error).splitlines()[0]
+        raise DataError(f"event_timestamp: cannot parse as ISO 8601 times ({first})") from None
     if parsed.dt.tz is None:
         raise DataError("event_timestamp: times have no time zone; give them in UTC (e.g. 2025-01-01T00:00:00Z)")
-    return parsed.dt.tz_convert("UTC")
+    parsed = parsed.dt.tz_convert("UTC")
+    future = parsed > pd.Timestamp.now(tz="UTC") + pd.Timedelta(minutes=5)
+    if future.any():
+        raise DataError(f"event_timestamp: {int(future.sum())} row(s) lie in the future (latest {parsed.max()})")
+    return parsed
 
 
 def run_etl(ctx: RunContext) -> EtlResult:
     """Write the candidate dataset; validation decides whether it becomes the dataset."""
     columns = [*ctx.deliverable.feature_names, ctx.deliverable.target.name]
-    frame, duplicates = build_dataset(extract(ctx), columns, ctx.params.seed, ctx.params.test_size, ctx.params.size)
+    raw = extract(ctx)
+    frame, duplicates = build_dataset(raw, columns, ctx.params.seed, ctx.params.test_size, ctx.params.size)
     write_parquet(ctx.paths.candidate, frame)
     n_test = int((frame["split"] == "test").sum())
-    return EtlResult(len(frame), len(frame) - n_test, n_test, duplicates, str(ctx.paths.candidate))
+    dropped = [str(c) for c in raw.columns if c not in frame.columns]
+    return EtlResult(len(frame), len(frame) - n_test, n_test, duplicates, dropped, str(ctx.paths.candidate))

@@ -34,6 +34,7 @@ def read_table(path: Path) -> pd.DataFrame:
         if suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         elif suffix in (".csv", ".txt"):
+            _check_csv_header(path)
             frame = pd.read_csv(path)
         else:
             raise DataError(f"unsupported data file type {suffix!r} (use .csv or .parquet): {path}")
@@ -47,6 +48,17 @@ def read_table(path: Path) -> pd.DataFrame:
     if frame.empty:
         raise DataError(f"{path} has a header but no rows")
     return frame
+
+
+def _check_csv_header(path: Path) -> None:
+    """pandas silently renames repeated header names (a, a.1): refuse them instead."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise DataError(f"{path}: repeated column name(s) in the header: {', '.join(repeated)}")
 
 
 def load(loader: str) -> pd.DataFrame:

@@ -30,6 +30,7 @@ from serving.inference_log import InferenceLog, UnknownPredictions
 
 SPEC = json.loads(Path(os.environ.get("S2P_SERVICE_SPEC", Path(__file__).with_name("s2p_service.json"))).read_text())
 MAX_ROWS = SPEC.get("max_rows", 1000)
+MAX_BODY_BYTES = SPEC.get("max_body_bytes", 2_000_000)
 
 
 def _field(column: dict):
@@ -43,7 +44,7 @@ def _field(column: dict):
 
 Features = create_model(
     "Features",
-    __config__=ConfigDict(extra="forbid", allow_inf_nan=False, strict=False),
+    __config__=ConfigDict(extra="forbid", allow_inf_nan=False, strict=True),  # "50" and true are not numbers
     **{column["name"]: _field(column) for column in SPEC["features"]},
 )
 
@@ -55,9 +56,40 @@ class Prediction(BaseModel):
 
 
 class Label(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
     id: int
     label: float
+
+
+class RequestGuard:
+    """ASGI middleware: what must not reach the model is refused before the body is read.
+    A POST must be JSON (415), say its length (411) and stay under MAX_BODY_BYTES (413)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower().decode("latin-1")
+        length = headers.get(b"content-length")
+        if kind != "application/json":
+            return await _refuse(send, 415, f"content-type must be application/json, got {kind or 'none'!r}")
+        if length is None:
+            return await _refuse(send, 411, "a Content-Length header is required")
+        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            return await _refuse(
+                send, 413, f"the body is {length.decode('latin-1')} bytes; the limit is {MAX_BODY_BYTES}"
+            )
+        return await self.app(scope, receive, send)
+
+
+async def _refuse(send, status: int, message: str) -> None:
+    body = json.dumps({"error": message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 SERVING = SPEC.get("serving", {"mode": "single", "canary_fraction": 0.0})
@@ -115,3 +147,6 @@ class Predictor:
         except UnknownPredictions as unknown:
             raise bentoml.exceptions.InvalidArgument(f"unknown prediction id(s): {unknown.args[0]}") from None
         return {"labeled": updated}
+
+
+Predictor.add_asgi_middleware(RequestGuard)

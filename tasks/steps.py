@@ -28,11 +28,12 @@ def artifact_key(ctx: RunContext, what: str) -> str:
 def etl(ctx: RunContext) -> etl_step.EtlResult:
     result = etl_step.run_etl(ctx)
     get_run_logger().info(
-        "etl: %d rows (%d train, %d test), %d duplicate rows dropped -> %s",
+        "etl: %d rows (%d train, %d test), %d duplicate rows dropped, undeclared columns dropped: %s -> %s",
         result.rows,
         result.train_rows,
         result.test_rows,
         result.duplicates_dropped,
+        ", ".join(result.columns_dropped) or "none",
         result.candidate,
     )
     return result

@@ -66,11 +66,13 @@ def test_bad_bundled_data_stops_with_a_report_and_keeps_the_good_outputs(stores)
     with pytest.raises(ValidationFailed) as caught:
         run_validate(bad)
     failures = {(f.expectation, f.column): f.unexpected_count for f in caught.value.report.failures}
-    assert failures == {
+    expected = {
         ("expect_column_values_to_be_between", "age"): 1,
         ("expect_column_values_to_not_be_null", "bmi"): 1,
         ("expect_column_values_to_be_between", "bp"): 3,
     }
+    assert expected.items() <= failures.items()
+    assert {column for _, column in failures} == {"age", "bmi", "bp"}  # nothing else is blamed
     assert "expect_column_values_to_be_between on age: 1 unexpected" in str(caught.value)
     assert {path: digest(path) for path in before} == before  # the last good outputs are untouched
     assert bad.paths.failed_validation_report.exists() and bad.paths.rejected.exists()
