@@ -123,24 +123,70 @@ def test_served_model_answers_http_and_logs_each_prediction(server, first_run):
     assert logged_rows() == before + 3
 
 
-@pytest.mark.parametrize(
-    ("body", "problem"),
-    [
-        ({"rows": [{"age": "old"}]}, "age"),
-        ({"rows": []}, "at least 1 item"),
-        ({"rows": [{"age": 50.0}]}, "Field required"),
-        ({"wrong": 1}, "rows"),
-    ],
-)
-def test_malformed_bodies_get_a_4xx_naming_the_problem_and_no_log_rows(server, body, problem):
+GOOD_ROW = {
+    "age": 50.0,
+    "sex": 1.0,
+    "bmi": 25.0,
+    "bp": 90.0,
+    "s1": 190.0,
+    "s2": 115.0,
+    "s3": 50.0,
+    "s4": 4.0,
+    "s5": 4.6,
+    "s6": 90.0,
+}
+
+
+def body(**change) -> bytes:
+    return json.dumps({"rows": [{**GOOD_ROW, **change}]}).encode()
+
+
+JSON = {"content-type": "application/json"}
+BAD_REQUESTS = {
+    "invalid JSON": (b"{not json", JSON, 400, "json_invalid"),
+    "binary body": (bytes(range(256)), JSON, 400, "json_invalid"),
+    "truncated JSON": (body()[:-5], JSON, 400, "json_invalid"),
+    "empty body": (b"", JSON, 400, "Field required"),
+    "missing rows": (b'{"wrong": 1}', JSON, 400, "rows"),
+    "rows not a list": (json.dumps({"rows": GOOD_ROW}).encode(), JSON, 400, "list_type"),
+    "no rows": (b'{"rows": []}', JSON, 400, "at least 1 item"),
+    "too many rows": (json.dumps({"rows": [GOOD_ROW] * 1001}).encode(), JSON, 400, "at most 1000 items"),
+    "a row as a list": (b'{"rows": [[1, 2, 3]]}', JSON, 400, "model_type"),
+    "a missing field": (json.dumps({"rows": [{"age": 50.0}]}).encode(), JSON, 400, "Field required"),
+    "an extra field": (body(colour=1.0), JSON, 400, "extra_forbidden"),
+    "a string value": (body(age="old"), JSON, 400, "float_type"),
+    "a numeric string": (body(age="50"), JSON, 400, "float_type"),
+    "a boolean": (body(sex=True), JSON, 400, "float_type"),
+    "null": (body(bmi=None), JSON, 400, "float_type"),
+    "a nested object": (body(bp={"value": 90}), JSON, 400, "float_type"),
+    "NaN": (body().replace(b"50.0", b"NaN", 1), JSON, 400, "finite_number"),
+    "Infinity": (body().replace(b"50.0", b"Infinity", 1), JSON, 400, "finite_number"),
+    "an overflowing number": (body().replace(b"50.0", b"1e400", 1), JSON, 400, "finite_number"),
+    "a huge number": (body(s1=1e300), JSON, 400, "less_than_equal"),
+    "out of range": (body(age=500.0), JSON, 400, "less_than_equal"),
+    "deep nesting": (b"[" * 100_000 + b"]" * 100_000, JSON, 400, "recursion limit"),
+    "wrong content type": (body(), {"content-type": "text/plain"}, 415, "content-type must be application/json"),
+    "form content type": (b"age=50", {"content-type": "application/x-www-form-urlencoded"}, 415, "content-type"),
+    "oversized body": (json.dumps({"rows": [GOOD_ROW] * 20_000}).encode(), JSON, 413, "the limit is"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_REQUESTS))
+def test_bad_requests_get_a_4xx_naming_the_problem_and_leave_no_log_rows(server, case):
+    content, headers, status, problem = BAD_REQUESTS[case]
     before = logged_rows()
-    response = httpx.post(f"{server}/predict", json=body, timeout=10)
-    assert 400 <= response.status_code < 500
+    response = httpx.post(f"{server}/predict", content=content, headers=headers, timeout=30)
+    assert response.status_code == status, response.text[:500]
     assert problem in response.text
-    bad_json = httpx.post(f"{server}/predict", content=b"{not json", headers={"content-type": "application/json"})
-    assert 400 <= bad_json.status_code < 500
     assert logged_rows() == before
-    assert httpx.get(f"{server}/readyz").status_code == 200  # still serving
+    assert httpx.post(f"{server}/predict", content=body(), headers=JSON, timeout=10).status_code == 200
+
+
+def test_other_methods_and_paths_are_refused(server):
+    assert httpx.get(f"{server}/predict").status_code == 405
+    assert httpx.post(f"{server}/nowhere", content=body(), headers=JSON).status_code == 404
+    chunked = httpx.post(f"{server}/predict", content=iter([body()]), headers=JSON)  # no Content-Length
+    assert chunked.status_code == 411
 
 
 def monitor(window: int) -> dict:
