@@ -1,5 +1,7 @@
 """One real library each: the Feast store, and training with checkpoints that a rerun resumes."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -102,3 +104,37 @@ def test_an_inference_log_of_the_first_schema_is_migrated_in_place(tmp_path):
     frame = log.recent("d", 10)
     assert list(frame["role"]) == ["champion", "champion"] and list(frame["label"]) == [2.5, 4.5]
     log.close()
+
+
+def test_the_same_seed_twice_gives_identical_metrics_and_model_bytes(tmp_path):
+    import hashlib
+
+    from pipeline.evaluate import run_evaluate
+    from pipeline.train import fit_reference
+    from s2p.files import read_json
+    from s2p.paths import Stores
+    from tests.conftest import ROOT
+
+    outputs = []
+    for attempt in ("first", "second"):
+        base = tmp_path / attempt
+        stores = Stores.from_env(ROOT)
+        stores = dataclasses.replace(
+            stores,
+            data=base / "data",
+            artifacts=base / "artifacts",
+            feast_registry=base / "registry.db",
+            feast_online_store=base / "online.db",
+        )
+        ctx = make_context(LR, DeliverableParams(seed=7, model={"solver": "minibatch", "max_epochs": 50}), stores)
+        run_etl(ctx)
+        run_validate(ctx)
+        run_features(ctx)
+        train_model(ctx, progress=False)
+        fit_reference(ctx)
+        run_evaluate(ctx)
+        metrics = read_json(ctx.paths.metrics)
+        outputs.append(
+            (metrics["ours"], metrics["reference"], hashlib.sha256(ctx.paths.model.read_bytes()).hexdigest())
+        )
+    assert outputs[0] == outputs[1]

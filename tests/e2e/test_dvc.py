@@ -106,3 +106,38 @@ def test_the_flow_skips_what_dvc_holds_up_to_date_and_leaves_dvc_up_to_date(repo
     assert rerun["steps"]["train"] == rerun["steps"]["reference"] == "completed"
     status = dvc(repo, "status")
     assert "Data and pipelines are up to date" in status.stdout, status.stdout
+
+
+def test_a_killed_dvc_repro_reruns_cleanly(repo):
+    import signal
+    import time
+
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("learning_rate: 0.18", "learning_rate: 0.19"))
+    env = {k: v for k, v in os.environ.items() if k not in ("S2P_ROOT", "S2P_DATA_DIR", "S2P_ARTIFACTS_DIR")}
+    state = repo / ".s2p"
+    env.update(
+        {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
+            "S2P_STATE_DIR": str(state),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{state / 'mlflow.db'}",
+            "BENTOML_HOME": str(state / "bentoml"),
+            "S2P_MLFLOW_ARTIFACTS": str(state / "mlruns"),
+            "S2P_INFERENCE_DB": str(state / "inference.db"),
+        }
+    )
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("dvc")), "repro"],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    time.sleep(4)  # inside a stage
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    rerun = dvc(repo, "repro")
+    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert "Data and pipelines are up to date" in dvc(repo, "status").stdout
+    assert json.loads((repo / "artifacts/linear_regression/metrics.json").read_text())["ours"]["rmse"] > 0
