@@ -92,7 +92,7 @@ async def _refuse(send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-SERVING = SPEC.get("serving", {"mode": "single", "canary_fraction": 0.0})
+SERVING = {"mode": "single", "canary_fraction": 0.0, "workers": 1, **SPEC.get("serving", {})}
 CHALLENGER = SPEC.get("challenger") if SERVING["mode"] != "single" else None
 
 
@@ -101,7 +101,7 @@ def _load(model_ref) -> object:
         return pickle.load(handle)
 
 
-@bentoml.service(name=SPEC["bento_name"], traffic={"timeout": 30}, threads=4)
+@bentoml.service(name=SPEC["bento_name"], traffic={"timeout": 30}, threads=4, workers=SERVING["workers"])
 class Predictor:
     model_ref = bentoml.models.BentoModel(SPEC["model_tag"])
     if CHALLENGER:
