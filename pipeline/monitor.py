@@ -68,9 +68,9 @@ def summarize(snapshot: dict, features: list[str]) -> tuple[float, list[str], bo
 def champion_model(ctx: RunContext):
     import mlflow
 
-    from pipeline.registry import CHAMPION
+    from pipeline.registry import CHAMPION, mlflow_client
 
-    mlflow.set_tracking_uri(ctx.stores.mlflow_tracking_uri)
+    mlflow_client(ctx.stores)
     return mlflow.sklearn.load_model(f"models:/{ctx.model_name}@{CHAMPION}")
 
 

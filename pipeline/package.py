@@ -80,12 +80,10 @@ def run_package(ctx: RunContext) -> BentoInfo:
     os.environ["BENTOML_HOME"] = str(ctx.stores.bentoml_home)
     import bentoml
     import mlflow
-    from mlflow.tracking import MlflowClient
 
-    from pipeline.registry import CHAMPION
+    from pipeline.registry import CHAMPION, mlflow_client
 
-    mlflow.set_tracking_uri(ctx.stores.mlflow_tracking_uri)
-    client = MlflowClient()
+    client = mlflow_client(ctx.stores)
     champion = client.get_model_version_by_alias(ctx.model_name, CHAMPION)
     challenger = _challenger(client, ctx, champion) if ctx.params.serving.mode != "single" else None
     identity = "|".join(

@@ -18,7 +18,8 @@ from pipeline.context import RunContext
 from pipeline.evaluate import Evaluation
 from pipeline.train import split_xy
 from s2p import metrics as metric_functions
-from s2p.files import read_json, read_pickle, write_json
+from s2p.files import file_lock, read_json, read_pickle, write_json
+from s2p.paths import Stores
 
 CHAMPION = "champion"
 
@@ -42,16 +43,30 @@ class RegistryDecision:
         return asdict(self)
 
 
-def tracking(ctx: RunContext):
-    """An MLflow client on this run's tracking store, and the deliverable's experiment id."""
+def mlflow_client(stores: Stores):
+    """An MLflow client on ``stores``' tracking URI. A SQLite store is created (schema migrations)
+    under an inter-process lock: two runs opening a new database at once would both migrate it."""
     import mlflow
-    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    mlflow.set_tracking_uri(ctx.stores.mlflow_tracking_uri)
-    if ctx.stores.mlflow_tracking_uri.startswith("sqlite:///"):
-        Path(ctx.stores.mlflow_tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    client = MlflowClient()
+    uri = stores.mlflow_tracking_uri
+    mlflow.set_tracking_uri(uri)
+    if not uri.startswith("sqlite:///"):
+        return MlflowClient(uri)
+    database = Path(uri.removeprefix("sqlite:///"))
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(database.with_name(database.name + ".lock")):
+        client = MlflowClient(uri)
+        client.search_experiments(max_results=1)  # tracking store: creates and migrates the schema
+        client.search_registered_models(max_results=1)  # model registry store: the same
+    return client
+
+
+def tracking(ctx: RunContext):
+    """An MLflow client on this run's tracking store, and the deliverable's experiment id."""
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow_client(ctx.stores)
     name = f"s2p/{ctx.run_key}"
     experiment = client.get_experiment_by_name(name)
     if experiment is None:

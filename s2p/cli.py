@@ -233,14 +233,11 @@ def _brief_retrain(summary: dict) -> str:
 
 def _registry(args):
     stores = configure_environment()
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
     from pipeline.context import load_context
+    from pipeline.registry import mlflow_client
 
-    mlflow.set_tracking_uri(stores.mlflow_tracking_uri)
     ctx = load_context(args.deliverable, stores)
-    return ctx, MlflowClient()
+    return ctx, mlflow_client(stores)
 
 
 def cmd_rollback(args) -> int:

@@ -138,3 +138,26 @@ def test_the_same_seed_twice_gives_identical_metrics_and_model_bytes(tmp_path):
             (metrics["ours"], metrics["reference"], hashlib.sha256(ctx.paths.model.read_bytes()).hexdigest())
         )
     assert outputs[0] == outputs[1]
+
+
+def test_processes_opening_a_new_mlflow_database_at_once_do_not_collide(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "from s2p.paths import Stores; from pipeline.registry import mlflow_client; "
+        "mlflow_client(Stores.from_env()).search_experiments(); print('ok')"
+    )
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'fresh.db'}"}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0 and out.strip() == "ok", err[-2000:]
