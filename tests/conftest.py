@@ -19,22 +19,25 @@ ROOT = Path(__file__).resolve().parents[1]
 STATE = Path(tempfile.mkdtemp(prefix="s2p-tests-"))
 
 
+def store_variables(base: Path) -> dict[str, str]:
+    """The environment that puts every store of a run (data, artifacts, MLflow, logs) under ``base``."""
+    return {
+        "S2P_STATE_DIR": str(base / "state"),
+        "S2P_DATA_DIR": str(base / "data"),
+        "S2P_ARTIFACTS_DIR": str(base / "artifacts"),
+        "S2P_MLFLOW_ARTIFACTS": str(base / "mlruns"),
+        "S2P_INFERENCE_DB": str(base / "inference.db"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{base / 'mlflow.db'}",
+    }
+
+
 def pytest_configure(config):
     from s2p.cli import QUIET_TELEMETRY
 
     os.environ.update(QUIET_TELEMETRY)
+    os.environ.update(store_variables(STATE))
     os.environ.update(
-        {
-            "S2P_ROOT": str(ROOT),
-            "S2P_STATE_DIR": str(STATE / "state"),
-            "S2P_DATA_DIR": str(STATE / "data"),
-            "S2P_ARTIFACTS_DIR": str(STATE / "artifacts"),
-            "PREFECT_HOME": str(STATE / "prefect"),
-            "BENTOML_HOME": str(STATE / "bentoml"),
-            "MLFLOW_TRACKING_URI": f"sqlite:///{STATE / 'mlflow.db'}",
-            "S2P_MLFLOW_ARTIFACTS": str(STATE / "mlruns"),
-            "S2P_INFERENCE_DB": str(STATE / "inference.db"),
-        }
+        {"S2P_ROOT": str(ROOT), "PREFECT_HOME": str(STATE / "prefect"), "BENTOML_HOME": str(STATE / "bentoml")}
     )
 
 
@@ -47,15 +50,8 @@ def stores(tmp_path, monkeypatch):
     """Stores of a fresh, empty project state for one test (data, artifacts, MLflow, Feast, logs)."""
     from s2p.paths import Stores
 
-    for var, sub in {
-        "S2P_STATE_DIR": "state",
-        "S2P_DATA_DIR": "data",
-        "S2P_ARTIFACTS_DIR": "artifacts",
-        "S2P_MLFLOW_ARTIFACTS": "mlruns",
-        "S2P_INFERENCE_DB": "inference.db",
-    }.items():
-        monkeypatch.setenv(var, str(tmp_path / sub))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    for var, value in store_variables(tmp_path).items():
+        monkeypatch.setenv(var, value)
     return Stores.from_env(ROOT)
 
 

@@ -12,7 +12,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, store_variables
 
 pytestmark = pytest.mark.slow
 
@@ -68,11 +68,7 @@ def deployed(prefect_api, tmp_path_factory):
         "PREFECT_API_URL": prefect_api,
         "PREFECT_RUNNER_POLL_FREQUENCY": "2",
         "PREFECT_HOME": str(base / "prefect-client"),
-        "S2P_DATA_DIR": str(base / "data"),
-        "S2P_ARTIFACTS_DIR": str(base / "artifacts"),
-        "S2P_STATE_DIR": str(base / "state"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{base / 'mlflow.db'}",
-        "S2P_INFERENCE_DB": str(base / "inference.db"),
+        **store_variables(base),
     }
     runner = start([sys.executable, "-m", "s2p.cli", "deploy"], env, base / "deploy.log")
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, store_variables
 
 pytestmark = pytest.mark.slow
 
@@ -43,19 +43,17 @@ def s2p(repo: Path, *args: str) -> subprocess.CompletedProcess:
     return run_in(repo, str(Path(sys.executable).with_name("s2p")), *args)
 
 
-def run_in(repo: Path, *command: str) -> subprocess.CompletedProcess:
+def repo_env(repo: Path) -> dict:
+    """Stores inside the copy, data and artifacts where dvc.yaml declares them, its tools on PATH."""
     env = {k: v for k, v in os.environ.items() if k not in ("S2P_ROOT", "S2P_DATA_DIR", "S2P_ARTIFACTS_DIR")}
-    state = repo / ".s2p"
-    env.update(
-        {
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
-            "S2P_STATE_DIR": str(state),
-            "MLFLOW_TRACKING_URI": f"sqlite:///{state / 'mlflow.db'}",
-            "S2P_MLFLOW_ARTIFACTS": str(state / "mlruns"),
-            "BENTOML_HOME": str(state / "bentoml"),
-            "S2P_INFERENCE_DB": str(state / "inference.db"),
-        }
-    )
+    stores = store_variables(repo / ".s2p")
+    del stores["S2P_DATA_DIR"], stores["S2P_ARTIFACTS_DIR"]
+    path = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    return {**env, **stores, "PATH": path, "BENTOML_HOME": str(repo / ".s2p" / "bentoml")}
+
+
+def run_in(repo: Path, *command: str) -> subprocess.CompletedProcess:
+    env = repo_env(repo)
     return subprocess.run(list(command), cwd=repo, env=env, capture_output=True, text=True)
 
 
@@ -114,18 +112,7 @@ def test_a_killed_dvc_repro_reruns_cleanly(repo):
 
     params = repo / "params.yaml"
     params.write_text(params.read_text().replace("learning_rate: 0.18", "learning_rate: 0.19"))
-    env = {k: v for k, v in os.environ.items() if k not in ("S2P_ROOT", "S2P_DATA_DIR", "S2P_ARTIFACTS_DIR")}
-    state = repo / ".s2p"
-    env.update(
-        {
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
-            "S2P_STATE_DIR": str(state),
-            "MLFLOW_TRACKING_URI": f"sqlite:///{state / 'mlflow.db'}",
-            "BENTOML_HOME": str(state / "bentoml"),
-            "S2P_MLFLOW_ARTIFACTS": str(state / "mlruns"),
-            "S2P_INFERENCE_DB": str(state / "inference.db"),
-        }
-    )
+    env = repo_env(repo)
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("dvc")), "repro"],
         cwd=repo,

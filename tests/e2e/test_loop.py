@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.context import load_context
 from serving.inference_log import InferenceLog
-from tests.conftest import ROOT, served
+from tests.conftest import ROOT, served, store_variables
 
 pytestmark = pytest.mark.slow
 SHIFT = {"age": 15.0, "bmi": 8.0, "bp": 25.0, "s1": 60.0, "s2": 50.0, "s5": 1.0, "s6": 25.0}
@@ -24,15 +24,8 @@ def loop_env(tmp_path_factory):
     """Stores of its own (registry, data, inference log), so this loop starts from nothing."""
     base = tmp_path_factory.mktemp("loop")
     with pytest.MonkeyPatch.context() as patch:
-        for var, sub in {
-            "S2P_STATE_DIR": "state",
-            "S2P_DATA_DIR": "data",
-            "S2P_ARTIFACTS_DIR": "artifacts",
-            "S2P_MLFLOW_ARTIFACTS": "mlruns",
-            "S2P_INFERENCE_DB": "inference.db",
-        }.items():
-            patch.setenv(var, str(base / sub))
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{base / 'mlflow.db'}")
+        for var, value in store_variables(base).items():
+            patch.setenv(var, value)
         yield base
 
 

@@ -13,25 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, store_variables
 
 pytestmark = pytest.mark.slow
 
 
 def store_env(base: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "S2P_ROOT"}
-    env.update(
-        {
-            "S2P_ROOT": str(ROOT),
-            "S2P_DATA_DIR": str(base / "data"),
-            "S2P_ARTIFACTS_DIR": str(base / "artifacts"),
-            "S2P_STATE_DIR": str(base / "state"),
-            "MLFLOW_TRACKING_URI": f"sqlite:///{base / 'mlflow.db'}",
-            "S2P_MLFLOW_ARTIFACTS": str(base / "mlruns"),
-            "S2P_INFERENCE_DB": str(base / "inference.db"),
-        }
-    )
-    return env
+    return {**os.environ, "S2P_ROOT": str(ROOT), **store_variables(base)}
 
 
 def s2p(*args: str, env: dict, **kwargs) -> subprocess.Popen:
@@ -107,15 +95,7 @@ def test_killed_training_resumes_from_its_checkpoint_and_leaves_no_half_written_
     epochs_at_kill = len(saved["estimator"].loss_history_)
     assert epochs_at_kill >= 500
 
-    rerun = subprocess.run(
-        [sys.executable, "-m", "s2p.cli", "stage", "train", "linear_regression"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    run_stage("train", env)
     report = json.loads((artifacts / "training.json").read_text())
     assert report["resumed_from_epoch"] >= epochs_at_kill and report["epochs"] == 40000
     assert model.exists() and not checkpoint.exists()
