@@ -19,6 +19,10 @@ class EpochTrainable(BaseEstimator):
     tol: float
     random_state: int | None
 
+    def _trains_in_epochs(self) -> bool:
+        """Whether this configuration trains epoch by epoch (a closed-form solver does not)."""
+        return True
+
     def _init_state(self, X: np.ndarray, y: np.ndarray) -> None:
         raise NotImplementedError
 

@@ -136,7 +136,7 @@ def train_model(ctx: RunContext, progress: bool = True) -> TrainResult:
     estimator = build_estimator(d.model, params, ctx.params.seed, f"deliverables.{d.id}.model")
     started = time.perf_counter()
     resumed = 0
-    if isinstance(estimator, EpochTrainable) and getattr(estimator, "solver", None) != "ols":
+    if isinstance(estimator, EpochTrainable) and estimator._trains_in_epochs():
         estimator, resumed = fit_epochs(
             estimator, X, y, checkpoint=ctx.paths.checkpoint, every=ctx.params.checkpoint_every, progress=progress
         )

@@ -68,7 +68,7 @@ class LinearRegression(RegressorMixin, EpochTrainable):
     def fit(self, X, y):
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
-        if self.solver != "ols":
+        if self._trains_in_epochs():
             return super().fit(X, y)
         X, y = validate_xy(X, y)
         x_mean = X.mean(axis=0) if self.fit_intercept else np.zeros(X.shape[1])
@@ -89,6 +89,9 @@ class LinearRegression(RegressorMixin, EpochTrainable):
         return X @ self.coef_ + self.intercept_
 
     # -- epoch-wise training (gd, sgd, minibatch) --------------------------------------------
+    def _trains_in_epochs(self) -> bool:
+        return self.solver != "ols"
+
     def _init_state(self, X: np.ndarray, y: np.ndarray) -> None:
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")

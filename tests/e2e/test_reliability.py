@@ -3,6 +3,7 @@ SIGKILL in the middle of a step, then rerun."""
 
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -73,14 +74,7 @@ def test_killed_training_resumes_from_its_checkpoint_and_leaves_no_half_written_
     params.write_text(slow.replace("checkpoint_every: 100", "checkpoint_every: 500"))
     env["S2P_PARAMS"] = str(params)
     for stage in ("prepare", "features"):
-        done = subprocess.run(
-            [sys.executable, "-m", "s2p.cli", "stage", stage, "linear_regression"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
+        run_stage(stage, env)
     artifacts = tmp_path / "artifacts" / "linear_regression"
     checkpoint, model = artifacts / "checkpoint.pkl", artifacts / "model.pkl"
 
@@ -89,8 +83,6 @@ def test_killed_training_resumes_from_its_checkpoint_and_leaves_no_half_written_
     assert not model.exists()
     leftovers = [p.name for p in artifacts.iterdir() if p.name.startswith(".")]
     assert all(name.endswith(".tmp") for name in leftovers)  # at most an unfinished temporary, never a torn file
-    import pickle
-
     saved = pickle.loads(checkpoint.read_bytes())  # the checkpoint that is visible is whole
     epochs_at_kill = len(saved["estimator"].loss_history_)
     assert epochs_at_kill >= 500

@@ -128,3 +128,10 @@ def test_same_seed_same_model(standardized):
     first = LinearRegression(solver="minibatch", random_state=7, max_epochs=50).fit(X, y)
     second = LinearRegression(solver="minibatch", random_state=7, max_epochs=50).fit(X, y)
     np.testing.assert_array_equal(first.coef_, second.coef_)
+
+
+def test_only_the_gradient_solvers_train_in_epochs(diabetes):
+    X, y = diabetes
+    assert not LinearRegression(solver="ols")._trains_in_epochs()
+    assert LinearRegression(solver="ols").fit(X, y).loss_history_ == []
+    assert all(LinearRegression(solver=s)._trains_in_epochs() for s in ("gd", "sgd", "minibatch"))
