@@ -84,3 +84,27 @@ def validate_xy(X, y=None) -> tuple[np.ndarray, np.ndarray | None]:
 def require_fitted(estimator: BaseEstimator, attribute: str) -> None:
     """Refuse an unfitted estimator with scikit-learn's NotFittedError."""
     check_is_fitted(estimator, attribute)
+
+
+def validate_labels(X, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Float X, and y as (classes, index of each row's class): what a classifier fits on."""
+    X, _ = validate_xy(X)
+    y = np.asarray(y).ravel()
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
+    classes, encoded = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(f"y has a single class ({classes.tolist()}); a classifier needs at least two")
+    return X, classes, encoded
+
+
+class Standardizer:
+    """Zero mean, unit variance per column (a constant column keeps scale 1), as StandardScaler."""
+
+    def __init__(self, X: np.ndarray):
+        self.mean = X.mean(axis=0)
+        scale = X.std(axis=0)
+        self.scale = np.where(scale > 0, scale, 1.0)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.mean) / self.scale

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import pandas as pd
 
+from pipeline import kinds
 from pipeline.context import RunContext
 from pipeline.train import split_xy
 from s2p import metrics as metric_functions
@@ -79,11 +81,12 @@ def quality_drift(ctx: RunContext, model, training: pd.DataFrame, current: pd.Da
     if len(labeled) < ctx.params.monitor.min_rows:
         return None
     d, gate = ctx.deliverable, ctx.deliverable.gate
-    X, y = split_xy(training, d.feature_names, d.target.name, "test")
-    expected = metric_functions.compute([gate.metric], y, model.predict(X))[gate.metric]
-    observed = metric_functions.compute(
-        [gate.metric], labeled["label"].astype(float), labeled[PREDICTION].astype(float)
-    )[gate.metric]
+    X, y = split_xy(training, d, "test")
+    expected = metric_functions.compute([gate.metric], y, kinds.outputs(d, model, X), X, model)[gate.metric]
+    X_live = labeled[d.feature_names].to_numpy(dtype=float)
+    y_live = labeled["label"].to_numpy(dtype=np.int64 if d.target.dtype == "int" else float)
+    served = np.array(labeled[PREDICTION].tolist())
+    observed = metric_functions.compute([gate.metric], y_live, served, X_live, model)[gate.metric]
     tolerance = ctx.params.monitor.quality_tolerance
     worse = expected * (1 - tolerance) if gate.greater_is_better else expected * (1 + tolerance)
     degraded = observed < worse if gate.greater_is_better else observed > worse
@@ -114,10 +117,10 @@ def run_monitor(ctx: RunContext) -> DriftResult:
     training = pd.read_parquet(ctx.paths.training_set)
     reference = training[training["split"] == "train"].copy()
     model = champion_model(ctx)
-    reference[PREDICTION] = model.predict(reference[features].to_numpy(dtype=float))
-    snapshot = drift_report(
-        reference, current.astype({PREDICTION: float}), [*features, PREDICTION], settings.drift_share
-    )
+    d = ctx.deliverable
+    reference[PREDICTION] = kinds.scalar(d, kinds.outputs(d, model, reference[features].to_numpy(dtype=float)))
+    current = current.assign(**{PREDICTION: kinds.scalar(d, np.array(current[PREDICTION].tolist()))})
+    snapshot = drift_report(reference, current, [*features, PREDICTION], settings.drift_share)
     share, drifted, prediction_drift = summarize(snapshot.dict(), features)
     quality = quality_drift(ctx, model, training, current)
     out = ctx.paths.monitoring

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline import kinds
 from pipeline.context import RunContext
 from pipeline.evaluate import Evaluation
 from pipeline.train import split_xy
@@ -89,7 +90,8 @@ def champion_score(ctx: RunContext, client, X, y) -> tuple[str | None, float | N
         return None, None, "no champion yet"
     try:
         champion = mlflow.sklearn.load_model(f"models:/{ctx.model_name}@{CHAMPION}")
-        score = metric_functions.compute([gate.metric], y, champion.predict(X))[gate.metric]
+        outputs = kinds.outputs(ctx.deliverable, champion, X)
+        score = metric_functions.compute([gate.metric], y, outputs, X, champion)[gate.metric]
         return version.version, score, "scored on this held-out split"
     except Exception as error:  # a champion that cannot score this data is judged by its logged metric
         run = client.get_run(version.run_id)
@@ -122,7 +124,7 @@ def run_register(ctx: RunContext) -> RegistryDecision:
     evaluation = Evaluation(**read_json(ctx.paths.metrics))
     client, experiment_id = tracking(ctx)
     frame = pd.read_parquet(ctx.paths.training_set)
-    X, y = split_xy(frame, d.feature_names, d.target.name, "test")
+    X, y = split_xy(frame, d, "test")
     model = read_pickle(ctx.paths.model)
     previous, champion, basis = champion_score(ctx, client, X, y)
     challenger = evaluation.ours[d.gate.metric]

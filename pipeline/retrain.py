@@ -20,7 +20,8 @@ def export_labeled_window(ctx: RunContext, window: int) -> tuple[Path | None, in
         return None, 0
     labeled = recent[recent["label"].notna()]
     rows = labeled[ctx.deliverable.feature_names].astype(float)
-    rows[ctx.deliverable.target.name] = labeled["label"].astype(float).to_numpy()
+    target = ctx.deliverable.target
+    rows[target.name] = labeled["label"].astype("int64" if target.dtype == "int" else float).to_numpy()
     path = ctx.paths.artifacts / "retrain_window.parquet"
     write_parquet(path, rows.reset_index(drop=True))
     return path, len(rows)

@@ -63,8 +63,10 @@ def seed_everything(seed: int, uses_torch: bool) -> None:
 def build_estimator(import_path: str, params: dict[str, Any], seed: int, where: str):
     """Instantiate ``import_path`` with ``params``, refusing parameters it does not take."""
     cls = import_object(import_path)
-    accepted = set(inspect.signature(cls).parameters)
-    unknown = sorted(set(params) - accepted)
+    signature = inspect.signature(cls).parameters
+    accepted = set(signature)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.values())  # a factory
+    unknown = [] if takes_any else sorted(set(params) - accepted)
     if unknown:
         raise ConfigError(f"{where}: {cls.__name__} has no parameter(s) {unknown}; it takes {sorted(accepted)}")
     if "random_state" in accepted and "random_state" not in params:
@@ -72,9 +74,12 @@ def build_estimator(import_path: str, params: dict[str, Any], seed: int, where: 
     return cls(**params)
 
 
-def split_xy(frame: pd.DataFrame, features: list[str], target: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+def split_xy(frame: pd.DataFrame, deliverable, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features as floats and the target in its declared type (classes stay integers)."""
     part = frame[frame["split"] == split]
-    return part[features].to_numpy(dtype=np.float64), part[target].to_numpy(dtype=np.float64)
+    target = deliverable.target
+    dtype = np.int64 if target.dtype == "int" else np.float64
+    return part[deliverable.feature_names].to_numpy(dtype=np.float64), part[target.name].to_numpy(dtype=dtype)
 
 
 def fingerprint(estimator, X: np.ndarray, y: np.ndarray) -> str:
@@ -129,7 +134,7 @@ def train_model(ctx: RunContext, progress: bool = True) -> TrainResult:
     seed_everything(ctx.params.seed, uses_torch)
     device = select_device(uses_torch)
     frame = pd.read_parquet(ctx.paths.training_set)
-    X, y = split_xy(frame, d.feature_names, d.target.name, "train")
+    X, y = split_xy(frame, d, "train")
     params = dict(ctx.params.model)
     if uses_torch:
         params.setdefault("device", device)
@@ -163,7 +168,7 @@ def fit_reference(ctx: RunContext) -> TrainResult:
     """Fit the reference implementation on the same training split."""
     d = ctx.deliverable
     frame = pd.read_parquet(ctx.paths.training_set)
-    X, y = split_xy(frame, d.feature_names, d.target.name, "train")
+    X, y = split_xy(frame, d, "train")
     reference = build_estimator(
         d.reference, dict(ctx.params.reference), ctx.params.seed, f"deliverables.{d.id}.reference"
     )

@@ -72,7 +72,11 @@ def build_suite(deliverable: Deliverable, min_rows: int):
     suite.add_expectation(E.ExpectColumnValuesToNotBeNull(column="event_timestamp"))
     suite.add_expectation(E.ExpectColumnValuesToBeInSet(column="split", value_set=["train", "test"]))
     for column in deliverable.features:  # a constant feature carries nothing: a sign of a broken feed
-        suite.add_expectation(E.ExpectColumnStdevToBeBetween(column=column.name, min_value=0, strict_min=True))
+        if column.varies:
+            suite.add_expectation(E.ExpectColumnStdevToBeBetween(column=column.name, min_value=0, strict_min=True))
+    for column in columns:  # classes outside the known label set
+        if column.values is not None:
+            suite.add_expectation(E.ExpectColumnValuesToBeInSet(column=column.name, value_set=list(column.values)))
     for column in columns:
         suite.add_expectation(E.ExpectColumnValuesToNotBeNull(column=column.name))
         suite.add_expectation(E.ExpectColumnValuesToBeInTypeList(column=column.name, type_list=NUMERIC_TYPES))

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-TaskType = Literal["regression", "classification", "clustering", "generation"]
+#: What a model's output is: a number (regression), a class (classification), a cluster id
+#: (clustering), or a vector of components (decomposition). pipeline/kinds.py acts on it.
+TaskType = Literal["regression", "classification", "clustering", "decomposition"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,8 @@ class Column:
     min: float | None = None
     max: float | None = None
     description: str = ""
+    values: tuple[int, ...] | None = None  # the known label set of a class column
+    varies: bool = True  # False for a column that may be constant (a border pixel of a digit, say)
 
 
 @dataclass(frozen=True)
@@ -55,9 +59,15 @@ class Deliverable:
     reference: str  # import path of the reference implementation it is compared with
     metrics: tuple[str, ...]
     gate: Gate
+    plots: tuple[str, ...] = ()  # names in pipeline/plots.py, drawn by evaluate, logged to MLflow
     framework: Literal["numpy", "torch"] = "numpy"
     min_rows: int = 50
     depends_on: tuple[str, ...] = field(default_factory=tuple)
+    #: A method that labels the rows it is fitted on and has no predict (AgglomerativeClustering):
+    #: it is scored by fit_predict on the held-out rows, ours and the reference alike.
+    transductive: bool = False
+    #: The fit-time ratio (ours / reference) the parity table holds it to.
+    fit_time_budget: float = 3.0
 
     @property
     def feature_names(self) -> list[str]:
@@ -74,6 +84,7 @@ class Deliverable:
             "reference": self.reference,
             "metrics": list(self.metrics),
             "gate": asdict(self.gate),
+            "plots": list(self.plots),
             "source": self.source,
             "features": self.feature_names,
             "target": self.target.name,
@@ -98,6 +109,39 @@ def _diabetes_columns() -> tuple[Column, ...]:
     return tuple(Column(name, "float", lo, hi, text) for name, (lo, hi, text) in bounds.items())
 
 
+def _breast_cancer_columns() -> tuple[Column, ...]:
+    stats = ("radius", "texture", "perimeter", "area", "smoothness", "compactness", "concavity",
+             "concave_points", "symmetry", "fractal_dimension")  # fmt: skip
+    names = [f"mean_{s}" for s in stats] + [f"{s}_error" for s in stats] + [f"worst_{s}" for s in stats]
+    return tuple(Column(name, "float", 0, None, "cell nucleus measurement from a breast mass image") for name in names)
+
+
+def _wine_columns() -> tuple[Column, ...]:
+    names = ("alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium", "total_phenols", "flavanoids",
+             "nonflavanoid_phenols", "proanthocyanins", "color_intensity", "hue", "od280_od315_of_diluted_wines",
+             "proline")  # fmt: skip
+    return tuple(Column(name, "float", 0, None, "chemical analysis of the wine") for name in names)
+
+
+def _iris_columns() -> tuple[Column, ...]:
+    names = ("sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm")
+    return tuple(Column(name, "float", 0, 30, "flower measurement in cm") for name in names)
+
+
+def _digit_columns() -> tuple[Column, ...]:
+    # Border pixels are blank in most images: they may be constant in a sample.
+    return tuple(
+        Column(f"pixel_{r}_{c}", "float", 0, 16, f"ink in 8x8 cell ({r}, {c}), 0-16", varies=False)
+        for r in range(8)
+        for c in range(8)
+    )
+
+
+DIAGNOSIS = Column("diagnosis", "int", 0, 1, "0 malignant, 1 benign", values=(0, 1))
+DIGIT = Column("digit", "int", 0, 9, "the digit drawn", values=tuple(range(10)))
+SPECIES = Column("species", "int", 0, 2, "iris species (scored against clusters, never trained on)", values=(0, 1, 2))
+CLASSIFICATION_METRICS = ("accuracy", "f1_macro")
+
 CATALOG: tuple[Deliverable, ...] = (
     Deliverable(
         id="linear_regression",
@@ -111,7 +155,125 @@ CATALOG: tuple[Deliverable, ...] = (
         reference="sklearn.linear_model:LinearRegression",
         metrics=("rmse", "mae", "r2"),
         gate=Gate(metric="rmse", greater_is_better=False),
+        plots=("loss_curve", "residuals"),
         min_rows=50,
+    ),
+    Deliverable(
+        id="logistic_regression",
+        phase="1",
+        title="Logistic regression: binary and softmax, L2, Newton or gradient descent on the log-loss",
+        task="classification",
+        source="s2p.sources:breast_cancer",
+        features=_breast_cancer_columns(),
+        target=DIAGNOSIS,
+        model="models.phase1.logistic_regression:LogisticRegression",
+        reference="s2p.references:scaled_logistic_regression",
+        metrics=(*CLASSIFICATION_METRICS, "log_loss"),
+        gate=Gate(metric="accuracy", greater_is_better=True),
+        plots=("loss_curve", "roc", "calibration", "decision_boundary"),
+    ),
+    Deliverable(
+        id="decision_tree",
+        phase="1",
+        title="Decision tree: CART with gini or entropy, vectorized split search, cost-complexity pruning",
+        task="classification",
+        source="s2p.sources:breast_cancer",
+        features=_breast_cancer_columns(),
+        target=DIAGNOSIS,
+        model="models.phase1.decision_tree:DecisionTreeClassifier",
+        reference="sklearn.tree:DecisionTreeClassifier",
+        metrics=CLASSIFICATION_METRICS,
+        gate=Gate(metric="accuracy", greater_is_better=True),
+        plots=("confusion_matrix", "feature_importance", "pruning_path"),
+        fit_time_budget=10.0,
+    ),
+    Deliverable(
+        id="random_forest",
+        phase="1",
+        title="Random forest: bootstrap and feature subsampling over our trees, out-of-bag score",
+        task="classification",
+        source="s2p.sources:breast_cancer",
+        features=_breast_cancer_columns(),
+        target=DIAGNOSIS,
+        model="models.phase1.random_forest:RandomForestClassifier",
+        reference="sklearn.ensemble:RandomForestClassifier",
+        metrics=CLASSIFICATION_METRICS,
+        gate=Gate(metric="accuracy", greater_is_better=True),
+        plots=("confusion_matrix", "feature_importance"),
+        fit_time_budget=10.0,
+    ),
+    Deliverable(
+        id="knn",
+        phase="1",
+        title="k-nearest neighbours: vectorized brute force and a KD-tree, distance weighting",
+        task="classification",
+        source="s2p.sources:digits",
+        features=_digit_columns(),
+        target=DIGIT,
+        model="models.phase1.knn:KNeighborsClassifier",
+        reference="sklearn.neighbors:KNeighborsClassifier",
+        metrics=CLASSIFICATION_METRICS,
+        gate=Gate(metric="accuracy", greater_is_better=True),
+        plots=("confusion_matrix",),
+        fit_time_budget=10.0,
+    ),
+    Deliverable(
+        id="kmeans",
+        phase="1",
+        title="k-means: Lloyd's algorithm with k-means++ seeding, elbow and silhouette",
+        task="clustering",
+        source="s2p.sources:iris",
+        features=_iris_columns(),
+        target=SPECIES,
+        model="models.phase1.kmeans:KMeans",
+        reference="sklearn.cluster:KMeans",
+        metrics=("ari", "silhouette", "inertia"),
+        gate=Gate(metric="silhouette", greater_is_better=True),
+        plots=("elbow", "silhouette", "clusters_2d"),
+    ),
+    Deliverable(
+        id="hierarchical_clustering",
+        phase="1",
+        title="Hierarchical clustering: agglomerative with single, complete, average and ward linkage",
+        task="clustering",
+        source="s2p.sources:iris",
+        features=_iris_columns(),
+        target=SPECIES,
+        model="models.phase1.hierarchical:AgglomerativeClustering",
+        reference="sklearn.cluster:AgglomerativeClustering",
+        metrics=("ari", "silhouette"),
+        gate=Gate(metric="silhouette", greater_is_better=True),
+        plots=("dendrogram", "clusters_2d"),
+        transductive=True,
+        fit_time_budget=10.0,
+    ),
+    Deliverable(
+        id="pca",
+        phase="1",
+        title="PCA: via SVD and via eigendecomposition, explained variance, whitening",
+        task="decomposition",
+        source="s2p.sources:digits",
+        features=_digit_columns(),
+        target=DIGIT,
+        model="models.phase1.pca:PCA",
+        reference="sklearn.decomposition:PCA",
+        metrics=("explained_variance", "reconstruction_rmse"),
+        gate=Gate(metric="explained_variance", greater_is_better=True),
+        plots=("explained_variance", "projection_2d"),
+    ),
+    Deliverable(
+        id="regularization",
+        phase="1",
+        title="Regularization: ridge (closed form, gradient), lasso (coordinate descent), dropout",
+        task="regression",
+        source="s2p.sources:diabetes",
+        features=_diabetes_columns(),
+        target=Column("progression", "float", 0, 400, "disease progression one year after baseline"),
+        model="models.phase1.regularization:Lasso",
+        reference="sklearn.linear_model:Lasso",
+        metrics=("rmse", "mae", "r2"),
+        gate=Gate(metric="rmse", greater_is_better=False),
+        plots=("residuals", "penalty_ablation", "dropout_ablation"),
     ),
 )
 

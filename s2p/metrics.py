@@ -1,4 +1,9 @@
-"""Evaluation metrics by name: the measuring stick both our model and the reference are held to."""
+"""Evaluation metrics by name: the measuring stick both our model and the reference are held to.
+
+Every metric takes the same arguments, so one table serves every task: the true values, the
+model's outputs (pipeline/kinds.py), and the features and the model for the metrics that need
+them (log-loss asks for probabilities, silhouette for the points, inertia for the centres).
+"""
 
 from __future__ import annotations
 
@@ -7,35 +12,94 @@ from collections.abc import Callable
 import numpy as np
 
 
-def _rmse(y_true, y_pred) -> float:
+def _rmse(y_true, y_pred, X=None, model=None) -> float:
     return float(np.sqrt(np.mean((np.asarray(y_true, float) - np.asarray(y_pred, float)) ** 2)))
 
 
-def _mae(y_true, y_pred) -> float:
+def _mae(y_true, y_pred, X=None, model=None) -> float:
     return float(np.mean(np.abs(np.asarray(y_true, float) - np.asarray(y_pred, float))))
 
 
-def _r2(y_true, y_pred) -> float:
+def _r2(y_true, y_pred, X=None, model=None) -> float:
     from sklearn.metrics import r2_score
 
     return float(r2_score(y_true, y_pred))
 
 
-def _accuracy(y_true, y_pred) -> float:
+def _accuracy(y_true, y_pred, X=None, model=None) -> float:
     return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
 
 
+def _f1_macro(y_true, y_pred, X=None, model=None) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+
+
+def _log_loss(y_true, y_pred, X=None, model=None) -> float:
+    from sklearn.metrics import log_loss
+
+    return float(log_loss(y_true, model.predict_proba(X), labels=model.classes_))
+
+
+def _ari(y_true, y_pred, X=None, model=None) -> float:
+    from sklearn.metrics import adjusted_rand_score
+
+    return float(adjusted_rand_score(y_true, y_pred))
+
+
+def _silhouette(y_true, y_pred, X=None, model=None) -> float:
+    from sklearn.metrics import silhouette_score
+
+    if len(np.unique(y_pred)) < 2:
+        return -1.0  # one cluster: the worst score, not an error
+    return float(silhouette_score(X, y_pred))
+
+
+def _inertia(y_true, y_pred, X=None, model=None) -> float:
+    """Within-cluster sum of squares of these points around the model's centres."""
+    centres = model.cluster_centers_
+    return float(((np.asarray(X) - centres[np.asarray(y_pred, dtype=int)]) ** 2).sum())
+
+
+def _reconstruction(X, model) -> np.ndarray:
+    return model.inverse_transform(model.transform(X))
+
+
+def _explained_variance(y_true, y_pred, X=None, model=None) -> float:
+    """Share of these points' variance the kept components reconstruct."""
+    X = np.asarray(X, float)
+    residual = ((X - _reconstruction(X, model)) ** 2).sum()
+    return float(1.0 - residual / ((X - X.mean(axis=0)) ** 2).sum())
+
+
+def _reconstruction_rmse(y_true, y_pred, X=None, model=None) -> float:
+    X = np.asarray(X, float)
+    return float(np.sqrt(np.mean((X - _reconstruction(X, model)) ** 2)))
+
+
 METRICS: dict[str, tuple[Callable, bool]] = {
-    # name: (function(y_true, y_pred), greater is better)
+    # name: (function(y_true, y_pred, X, model), greater is better)
     "rmse": (_rmse, False),
     "mae": (_mae, False),
     "r2": (_r2, True),
     "accuracy": (_accuracy, True),
+    "f1_macro": (_f1_macro, True),
+    "log_loss": (_log_loss, False),
+    "ari": (_ari, True),
+    "silhouette": (_silhouette, True),
+    "inertia": (_inertia, False),
+    "explained_variance": (_explained_variance, True),
+    "reconstruction_rmse": (_reconstruction_rmse, False),
 }
 
 
-def compute(names: tuple[str, ...] | list[str], y_true, y_pred) -> dict[str, float]:
+def compute(names: tuple[str, ...] | list[str], y_true, y_pred, X=None, model=None) -> dict[str, float]:
     unknown = [name for name in names if name not in METRICS]
     if unknown:
         raise KeyError(f"unknown metric(s) {unknown}; known: {sorted(METRICS)}")
-    return {name: METRICS[name][0](y_true, y_pred) for name in names}
+    return {name: METRICS[name][0](y_true, y_pred, X, model) for name in names}
+
+
+def greater_is_better(name: str) -> bool:
+    return METRICS[name][1]

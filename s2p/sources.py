@@ -20,6 +20,39 @@ def diabetes() -> pd.DataFrame:
     return frame.astype("float64")
 
 
+def _bundled(loader: str, target: str) -> pd.DataFrame:
+    """A scikit-learn bundled dataset with snake_case column names and an integer class column."""
+    import re
+
+    from sklearn import datasets
+
+    frame = getattr(datasets, loader)(as_frame=True).frame
+    frame.columns = [re.sub(r"[^a-z0-9]+", "_", str(c).lower()).strip("_") for c in frame.columns]
+    frame = frame.rename(columns={"target": target})
+    features = [c for c in frame.columns if c != target]
+    return frame.astype({c: "float64" for c in features} | {target: "int64"})
+
+
+def breast_cancer() -> pd.DataFrame:
+    """569 breast masses, 30 nucleus measurements, diagnosis 0 malignant / 1 benign."""
+    return _bundled("load_breast_cancer", "diagnosis")
+
+
+def digits() -> pd.DataFrame:
+    """1797 handwritten digits as 8x8 images of ink counts 0-16, one column per pixel."""
+    return _bundled("load_digits", "digit")
+
+
+def iris() -> pd.DataFrame:
+    """150 iris flowers, 4 measurements in cm, species 0-2."""
+    return _bundled("load_iris", "species")
+
+
+def wine() -> pd.DataFrame:
+    """178 wines, 13 chemical measurements, cultivar 0-2."""
+    return _bundled("load_wine", "cultivar")
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """A user's CSV or parquet file, or a DataError that says why it cannot be read."""
     path = Path(path)

@@ -14,7 +14,6 @@ POST /feedback with the ids the predictions were returned with.
 from __future__ import annotations
 
 import json
-import math
 import os
 import pickle
 import random
@@ -24,7 +23,7 @@ from typing import Annotated
 
 import bentoml
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import ConfigDict, Field, create_model
 
 from serving.inference_log import InferenceLog, UnknownPredictions
 
@@ -49,16 +48,20 @@ Features = create_model(
 )
 
 
-class Prediction(BaseModel):
-    id: int  # quote it in POST /feedback when the true value is known
-    prediction: float
-    model_version: str
-
-
-class Label(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
-    id: int
-    label: float
+#: What the model answers, by task: a value, a class, a cluster id, or a vector of components.
+OUTPUT = {"regression": float, "classification": int, "clustering": int, "decomposition": list[float]}[SPEC["task"]]
+Prediction = create_model(
+    "Prediction",
+    id=(int, Field(description="quote it in POST /feedback when the true value is known")),
+    prediction=(OUTPUT, ...),
+    model_version=(str, ...),
+)
+Label = create_model(
+    "Label",
+    __config__=ConfigDict(extra="forbid", allow_inf_nan=False, strict=True),
+    id=(int, ...),
+    label=(int if SPEC["target"]["dtype"] == "int" else float, ...),
+)
 
 
 class RequestGuard:
@@ -115,11 +118,14 @@ class Predictor:
         self.log = InferenceLog(Path(os.environ.get("S2P_INFERENCE_DB", SPEC["inference_db"])))
         self.random = random.Random()
 
-    def _predict(self, who: str, X: np.ndarray) -> list[float]:
-        values = [float(value) for value in self.models[who][0].predict(X)]
-        if not all(math.isfinite(value) for value in values):
+    def _predict(self, who: str, X: np.ndarray) -> list:
+        model = self.models[who][0]
+        values = model.transform(X) if SPEC["task"] == "decomposition" else model.predict(X)
+        if not np.isfinite(np.asarray(values, dtype=float)).all():
             raise bentoml.exceptions.InternalServerError(f"the {who} model produced a non-finite prediction")
-        return values
+        if OUTPUT is int:
+            return [int(value) for value in values]
+        return [float(value) for value in values] if OUTPUT is float else np.asarray(values, float).tolist()
 
     @bentoml.api
     def predict(self, rows: Annotated[list[Features], Field(min_length=1, max_length=MAX_ROWS)]) -> list[Prediction]:

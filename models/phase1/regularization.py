@@ -1,0 +1,204 @@
+"""Regularization from scratch: ridge (closed form and gradient descent), lasso (coordinate descent
+with soft-thresholding), and dropout in a small NumPy network.
+
+Ridge minimizes ``||y - Xw - b||^2 + alpha ||w||^2`` and lasso ``||y - Xw - b||^2 / (2n) +
+alpha ||w||_1``, scikit-learn's objectives, with an unpenalized intercept (both centre the data).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import RegressorMixin
+
+from models.base import EpochTrainable, Standardizer, require_fitted, validate_xy
+
+
+class _Linear(RegressorMixin, EpochTrainable):
+    def predict(self, X) -> np.ndarray:
+        require_fitted(self, "coef_")
+        X, _ = validate_xy(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features; the model was fitted on {self.n_features_in_}")
+        return X @ self.coef_ + self.intercept_
+
+    def _centre(self, X, y):
+        X, y = validate_xy(X, y)
+        if self.alpha < 0:
+            raise ValueError(f"alpha must be non-negative, got {self.alpha}")
+        self.n_features_in_ = X.shape[1]
+        self._x_mean, self._y_mean = X.mean(axis=0), y.mean()
+        return X - self._x_mean, y - self._y_mean
+
+    def _set_intercept(self) -> None:
+        self.intercept_ = float(self._y_mean - self._x_mean @ self.coef_)
+
+
+class Ridge(_Linear):
+    """solver="closed": solve (X'X + alpha I) w = X'y; solver="gd": gradient descent on standardized
+    columns (the same minimizer, a better-conditioned path), step 1 / Lipschitz constant."""
+
+    def __init__(self, alpha: float = 1.0, solver: str = "closed", max_epochs: int = 20000, tol: float = 1e-15,
+                 random_state: int | None = None):  # fmt: skip
+        self.alpha = alpha
+        self.solver = solver
+        self.max_epochs = max_epochs
+        self.tol = tol
+        self.random_state = random_state
+
+    def _trains_in_epochs(self) -> bool:
+        return self.solver == "gd"
+
+    def _init_state(self, X, y) -> None:
+        if self.solver not in ("closed", "gd"):
+            raise ValueError(f"solver must be 'closed' or 'gd', got {self.solver!r}")
+        Xc, yc = self._centre(X, y)
+        self._scale = Standardizer(Xc).scale
+        self._Z, self._yc = Xc / self._scale, yc
+        self._penalty = self.alpha / self._scale**2  # alpha ||w||^2 with w = z / scale
+        lipschitz = 2 * (np.linalg.eigvalsh(self._Z.T @ self._Z).max() + self._penalty.max())
+        self._step = 1.0 / lipschitz
+        self._z = np.zeros(X.shape[1])
+        self.loss_history_ = []
+
+    def _run_epoch(self, X, y, rng) -> float:
+        residual = self._Z @ self._z - self._yc
+        gradient = 2 * self._Z.T @ residual + 2 * self._penalty * self._z
+        self._z = self._z - self._step * gradient
+        residual = self._Z @ self._z - self._yc
+        return float(residual @ residual + self._penalty @ self._z**2) / len(self._yc)
+
+    def _finish(self) -> None:
+        self.coef_ = self._z / self._scale
+        self._set_intercept()
+        self.n_epochs_ = len(self.loss_history_)
+        for name in ("_Z", "_yc", "_z", "_scale", "_penalty"):
+            delattr(self, name)
+
+    def fit(self, X, y):
+        if self.solver == "gd":
+            return super().fit(X, y)
+        Xc, yc = self._centre(X, y)
+        gram = Xc.T @ Xc + self.alpha * np.eye(Xc.shape[1])
+        self.coef_ = np.linalg.solve(gram, Xc.T @ yc)
+        self._set_intercept()
+        self.loss_history_, self.n_epochs_ = [], 0
+        return self
+
+
+class Lasso(_Linear):
+    """Cyclic coordinate descent: each coefficient in turn is set to its soft-thresholded
+    least-squares value given the others; one epoch is one sweep. Stops when the largest
+    coefficient change of a sweep is below ``tol`` times the largest coefficient."""
+
+    def __init__(self, alpha: float = 1.0, max_epochs: int = 10000, tol: float = 1e-10,
+                 random_state: int | None = None):  # fmt: skip
+        self.alpha = alpha
+        self.max_epochs = max_epochs
+        self.tol = tol
+        self.random_state = random_state
+
+    def _init_state(self, X, y) -> None:
+        self._X, self._residual = self._centre(X, y)
+        self._residual = self._residual.copy()
+        self._norms = (self._X**2).sum(axis=0)
+        self._w = np.zeros(X.shape[1])
+        self._change = np.inf
+        self.loss_history_ = []
+
+    def _run_epoch(self, X, y, rng) -> float:
+        n = len(self._residual)
+        largest = 0.0
+        for j in range(len(self._w)):
+            if self._norms[j] == 0:
+                continue
+            old = self._w[j]
+            rho = self._X[:, j] @ self._residual + self._norms[j] * old
+            new = np.sign(rho) * max(abs(rho) - n * self.alpha, 0.0) / self._norms[j]  # soft-threshold
+            if new != old:
+                self._residual -= self._X[:, j] * (new - old)
+                self._w[j] = new
+                largest = max(largest, abs(new - old))
+        self._change = largest / max(np.abs(self._w).max(), 1e-300)
+        return float(self._residual @ self._residual / (2 * n) + self.alpha * np.abs(self._w).sum())
+
+    def _converged(self) -> bool:
+        return self._change <= self.tol
+
+    def _finish(self) -> None:
+        self.coef_ = self._w.copy()
+        self._set_intercept()
+        self.n_epochs_ = len(self.loss_history_)
+        for name in ("_X", "_residual", "_norms", "_w", "_change"):
+            delattr(self, name)
+
+
+class DropoutMLPRegressor(RegressorMixin, EpochTrainable):
+    """One hidden ReLU layer with inverted dropout (units kept with probability 1 - dropout and
+    scaled by 1 / (1 - dropout) in training; the full network at prediction), trained by
+    mini-batch Adam on standardized inputs and target."""
+
+    def __init__(self, hidden: int = 64, dropout: float = 0.2, learning_rate: float = 0.01,
+                 max_epochs: int = 200, batch_size: int = 32, tol: float = 0.0,
+                 random_state: int | None = None):  # fmt: skip
+        self.hidden = hidden
+        self.dropout = dropout
+        self.learning_rate = learning_rate
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.tol = tol
+        self.random_state = random_state
+
+    def _init_state(self, X, y) -> None:
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        self._x_scale, self._y_mean, self._y_std = Standardizer(X), y.mean(), max(y.std(), 1e-12)
+        init = np.random.default_rng(self.random_state)
+        d = X.shape[1]
+        self.params_ = {
+            "W1": init.normal(0, np.sqrt(2 / d), (d, self.hidden)), "b1": np.zeros(self.hidden),
+            "W2": init.normal(0, np.sqrt(1 / self.hidden), (self.hidden, 1)), "b2": np.zeros(1),
+        }  # fmt: skip
+        self._moments = {k: (np.zeros_like(v), np.zeros_like(v)) for k, v in self.params_.items()}
+        self._t = 0
+        self.n_features_in_ = d
+        self.loss_history_ = []
+
+    def _forward(self, Z, mask=None):
+        hidden = np.maximum(Z @ self.params_["W1"] + self.params_["b1"], 0.0)
+        if mask is not None:
+            hidden = hidden * mask
+        return hidden, hidden @ self.params_["W2"] + self.params_["b2"]
+
+    def _run_epoch(self, X, y, rng) -> float:
+        Z, target = self._x_scale(X), ((y - self._y_mean) / self._y_std)[:, None]
+        order = rng.permutation(len(Z))
+        for start in range(0, len(Z), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            keep = 1.0 - self.dropout
+            mask = (rng.random((len(rows), self.hidden)) < keep) / keep
+            hidden, output = self._forward(Z[rows], mask)
+            error = 2 * (output - target[rows]) / len(rows)
+            grad_hidden = (error @ self.params_["W2"].T) * (hidden > 0) * mask
+            grads = {"W2": hidden.T @ error, "b2": error.sum(0), "W1": Z[rows].T @ grad_hidden, "b1": grad_hidden.sum(0)}
+            self._t += 1
+            for key, grad in grads.items():  # Adam
+                m, v = self._moments[key]
+                m[:] = 0.9 * m + 0.1 * grad
+                v[:] = 0.999 * v + 0.001 * grad**2
+                m_hat, v_hat = m / (1 - 0.9**self._t), v / (1 - 0.999**self._t)
+                self.params_[key] -= self.learning_rate * m_hat / (np.sqrt(v_hat) + 1e-8)
+        _, output = self._forward(Z)
+        return float(np.mean((output - target) ** 2))
+
+    def _converged(self) -> bool:
+        return False  # a fixed number of epochs: dropout's noisy loss would stop a tolerance early
+
+    def _finish(self) -> None:
+        self.n_epochs_ = len(self.loss_history_)
+        del self._moments, self._t
+
+    def predict(self, X) -> np.ndarray:
+        require_fitted(self, "params_")
+        X, _ = validate_xy(X)
+        _, output = self._forward(self._x_scale(X))
+        return output[:, 0] * self._y_std + self._y_mean

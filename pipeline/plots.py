@@ -1,0 +1,308 @@
+"""The plots a deliverable's catalog entry names, drawn by the evaluate step and logged to MLflow.
+
+Each plot is a function of the same ``PlotData`` (both fitted models, both splits, the training
+report); it returns a figure and, for an ablation, a table written beside it as JSON. Adding a
+plot is adding a function to ``PLOTS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from s2p.catalog import Deliverable
+from s2p.files import atomic_path, write_json
+
+
+@dataclass(frozen=True)
+class PlotData:
+    deliverable: Deliverable
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    models: dict[str, object]  # "ours", "reference": fitted on the training split
+    outputs: dict[str, np.ndarray]  # their outputs on the test split (pipeline/kinds.py)
+    loss_history: list[float]
+    seed: int
+
+
+def _axes(columns: int = 1, width: float = 5.0):
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(1, columns, figsize=(width * columns, 4), squeeze=False)
+
+
+def loss_curve(data: PlotData):
+    figure, ((axis,),) = _axes(1, 6)
+    losses = data.loss_history
+    if losses:
+        axis.plot(np.arange(1, len(losses) + 1), losses)
+        axis.set_yscale("log")
+    else:
+        axis.text(0.5, 0.5, "closed-form fit: no epochs", ha="center", va="center", transform=axis.transAxes)
+    axis.set(xlabel="epoch", ylabel="training loss", title="Loss curve")
+    return figure, None
+
+
+def residuals(data: PlotData):
+    figure, ((left, right),) = _axes(2)
+    y = data.y_test
+    for label, y_pred in data.outputs.items():
+        left.scatter(y, y_pred, s=10, alpha=0.6, label=label)
+        right.scatter(y_pred, y - y_pred, s=10, alpha=0.6, label=label)
+    low, high = float(np.min(y)), float(np.max(y))
+    left.plot([low, high], [low, high], color="black", linewidth=1)
+    left.set(xlabel="actual", ylabel="predicted", title="Predicted vs actual (test)")
+    right.axhline(0.0, color="black", linewidth=1)
+    right.set(xlabel="predicted", ylabel="residual", title="Residuals (test)")
+    left.legend()
+    return figure, None
+
+
+def roc(data: PlotData):
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    figure, ((axis,),) = _axes()
+    for label, model in data.models.items():
+        scores = model.predict_proba(data.X_test)[:, 1]
+        fpr, tpr, _ = roc_curve(data.y_test, scores)
+        axis.plot(fpr, tpr, label=f"{label} (AUC {roc_auc_score(data.y_test, scores):.4f})")
+    axis.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    axis.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test)")
+    axis.legend()
+    return figure, None
+
+
+def calibration(data: PlotData):
+    from sklearn.calibration import calibration_curve
+
+    figure, ((axis,),) = _axes()
+    for label, model in data.models.items():
+        observed, predicted = calibration_curve(data.y_test, model.predict_proba(data.X_test)[:, 1], n_bins=8)
+        axis.plot(predicted, observed, marker="o", label=label)
+    axis.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    axis.set(xlabel="predicted probability", ylabel="observed frequency", title="Calibration (test)")
+    axis.legend()
+    return figure, None
+
+
+def decision_boundary(data: PlotData):
+    """Both models refitted on the two most discriminative features, their regions drawn."""
+    from sklearn.base import clone
+    from sklearn.feature_selection import f_classif
+
+    pair = np.argsort(f_classif(data.X_train, data.y_train)[0])[-2:][::-1]
+    names = [data.deliverable.feature_names[i] for i in pair]
+    X, X_test = data.X_train[:, pair], data.X_test[:, pair]
+    low, high = X.min(axis=0), X.max(axis=0)
+    pad = (high - low) * 0.05
+    grid_x, grid_y = np.meshgrid(*(np.linspace(lo - p, hi + p, 150) for lo, hi, p in zip(low, high, pad)))
+    grid = np.column_stack([grid_x.ravel(), grid_y.ravel()])
+    figure, axes = _axes(len(data.models))
+    for axis, (label, model) in zip(axes[0], data.models.items()):
+        fitted = clone(model).fit(X, data.y_train)
+        axis.contourf(grid_x, grid_y, fitted.predict(grid).reshape(grid_x.shape), alpha=0.3, cmap="coolwarm")
+        axis.scatter(X_test[:, 0], X_test[:, 1], c=data.y_test, s=12, cmap="coolwarm", edgecolors="k", linewidths=0.3)
+        axis.set(xlabel=names[0], ylabel=names[1], title=f"{label}: decision regions (test points)")
+    return figure, None
+
+
+def confusion_matrix(data: PlotData):
+    from sklearn.metrics import confusion_matrix as matrix
+
+    labels = np.unique(np.concatenate([data.y_train, data.y_test]))
+    figure, axes = _axes(len(data.outputs), 4.5)
+    for axis, (label, y_pred) in zip(axes[0], data.outputs.items()):
+        counts = matrix(data.y_test, y_pred, labels=labels)
+        axis.imshow(counts, cmap="Blues")
+        for (i, j), value in np.ndenumerate(counts):
+            axis.text(j, i, str(value), ha="center", va="center", fontsize=7)
+        axis.set(xticks=range(len(labels)), yticks=range(len(labels)), xlabel="predicted", ylabel="actual")
+        axis.set_title(f"{label}: confusion (test)")
+    return figure, None
+
+
+def feature_importance(data: PlotData):
+    names = np.array(data.deliverable.feature_names)
+    ours = data.models["ours"].feature_importances_
+    theirs = data.models["reference"].feature_importances_
+    top = np.argsort(ours + theirs)[-15:]
+    figure, ((axis,),) = _axes(1, 7)
+    positions = np.arange(len(top))
+    axis.barh(positions - 0.2, ours[top], height=0.4, label="ours")
+    axis.barh(positions + 0.2, theirs[top], height=0.4, label="reference")
+    axis.set_yticks(positions, names[top], fontsize=7)
+    axis.set(xlabel="impurity-based importance", title="Feature importance (top 15)")
+    axis.legend()
+    table = [{"feature": str(n), "ours": float(o), "reference": float(r)} for n, o, r in zip(names, ours, theirs)]
+    return figure, table
+
+
+def pruning_path(data: PlotData):
+    """Cost-complexity pruning: impurity and test accuracy of our tree along its pruning path."""
+    from sklearn.base import clone
+
+    model = data.models["ours"]
+    path = model.cost_complexity_pruning_path(data.X_train, data.y_train)
+    alphas = path["ccp_alphas"][:-1]  # the last alpha prunes to the root
+    accuracy = [
+        float(np.mean(clone(model).set_params(ccp_alpha=a).fit(data.X_train, data.y_train).predict(data.X_test)
+                      == data.y_test))
+        for a in alphas
+    ]  # fmt: skip
+    figure, ((left, right),) = _axes(2)
+    left.plot(alphas, path["impurities"][:-1], marker="o", drawstyle="steps-post")
+    left.set(xlabel="effective alpha", ylabel="total leaf impurity", title="Pruning path (train)")
+    right.plot(alphas, accuracy, marker="o", drawstyle="steps-post")
+    right.set(xlabel="ccp_alpha", ylabel="accuracy (test)", title="Accuracy of the pruned tree")
+    table = [{"ccp_alpha": float(a), "test_accuracy": acc} for a, acc in zip(alphas, accuracy)]
+    return figure, table
+
+
+def _over_k(data: PlotData, score: Callable) -> tuple[list[int], list[float]]:
+    from sklearn.base import clone
+
+    ks = list(range(2, 11))
+    return ks, [score(clone(data.models["ours"]).set_params(n_clusters=k).fit(data.X_train)) for k in ks]
+
+
+def elbow(data: PlotData):
+    ks, inertia = _over_k(data, lambda fitted: fitted.inertia_)
+    figure, ((axis,),) = _axes()
+    axis.plot(ks, inertia, marker="o")
+    axis.set(xlabel="k", ylabel="inertia (train)", title="Elbow")
+    return figure, [{"k": k, "inertia": float(v)} for k, v in zip(ks, inertia)]
+
+
+def silhouette(data: PlotData):
+    from sklearn.metrics import silhouette_score
+
+    ks, scores = _over_k(data, lambda fitted: silhouette_score(data.X_train, fitted.labels_))
+    figure, ((axis,),) = _axes()
+    axis.plot(ks, scores, marker="o")
+    axis.set(xlabel="k", ylabel="mean silhouette (train)", title="Silhouette by k")
+    return figure, [{"k": k, "silhouette": float(v)} for k, v in zip(ks, scores)]
+
+
+def _principal_plane(X: np.ndarray) -> np.ndarray:
+    centred = X - X.mean(axis=0)
+    return centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
+
+
+def clusters_2d(data: PlotData):
+    plane = _principal_plane(data.X_test)
+    panels = {"true classes": data.y_test, **data.outputs}
+    figure, axes = _axes(len(panels), 4)
+    for axis, (label, labels) in zip(axes[0], panels.items()):
+        axis.scatter(plane[:, 0], plane[:, 1], c=labels, s=12, cmap="tab10")
+        axis.set(xlabel="PC 1", ylabel="PC 2", title=f"{label} (test)")
+    return figure, None
+
+
+def dendrogram(data: PlotData):
+    from scipy.cluster.hierarchy import dendrogram as draw
+
+    figure, ((axis,),) = _axes(1, 8)
+    draw(data.models["ours"].linkage_matrix_, ax=axis, truncate_mode="lastp", p=30, no_labels=True)
+    axis.set(ylabel="merge distance", title=f"Dendrogram ({data.models['ours'].linkage} linkage, train)")
+    return figure, None
+
+
+def explained_variance(data: PlotData):
+    figure, ((axis,),) = _axes()
+    for label, model in data.models.items():
+        ratios = model.explained_variance_ratio_
+        axis.plot(np.arange(1, len(ratios) + 1), np.cumsum(ratios), marker=".", label=label)
+    axis.set(xlabel="components", ylabel="cumulative explained variance ratio", title="Explained variance (train)")
+    axis.legend()
+    return figure, None
+
+
+def projection_2d(data: PlotData):
+    figure, axes = _axes(len(data.outputs), 4.5)
+    for axis, (label, projected) in zip(axes[0], data.outputs.items()):
+        points = axis.scatter(projected[:, 0], projected[:, 1], c=data.y_test, s=8, cmap="tab10")
+        axis.set(xlabel="component 1", ylabel="component 2", title=f"{label}: 2-D view (test)")
+    figure.colorbar(points, ax=axes[0][-1], label=data.deliverable.target.name)
+    return figure, None
+
+
+def penalty_ablation(data: PlotData):
+    """Held-out RMSE and non-zero coefficients over the penalty, ours against the reference."""
+    from sklearn.base import clone
+
+    alphas = np.logspace(-2, 3, 11)
+    rows = []
+    for alpha in alphas:
+        row = {"alpha": float(alpha)}
+        for label, model in data.models.items():
+            fitted = clone(model).set_params(alpha=alpha).fit(data.X_train, data.y_train)
+            row[f"{label}_rmse"] = float(np.sqrt(np.mean((fitted.predict(data.X_test) - data.y_test) ** 2)))
+            row[f"{label}_nonzero"] = int(np.sum(np.abs(fitted.coef_) > 1e-10))
+        rows.append(row)
+    figure, ((left, right),) = _axes(2)
+    for label in data.models:
+        left.plot(alphas, [r[f"{label}_rmse"] for r in rows], marker="o", label=label)
+        right.plot(alphas, [r[f"{label}_nonzero"] for r in rows], marker="o", label=label)
+    left.set(xscale="log", xlabel="alpha", ylabel="RMSE (test)", title="Penalty ablation")
+    right.set(xscale="log", xlabel="alpha", ylabel="non-zero coefficients", title="Sparsity")
+    left.legend()
+    return figure, rows
+
+
+def dropout_ablation(data: PlotData):
+    """A small NumPy network with dropout: held-out RMSE over the dropout rate."""
+    from models.phase1.regularization import DropoutMLPRegressor
+
+    rates = [0.0, 0.1, 0.2, 0.3, 0.5]
+    rows = []
+    for rate in rates:
+        net = DropoutMLPRegressor(dropout=rate, random_state=data.seed).fit(data.X_train, data.y_train)
+        rmse = lambda X, y: float(np.sqrt(np.mean((net.predict(X) - y) ** 2)))  # noqa: E731
+        rows.append({"dropout": rate, "train_rmse": rmse(data.X_train, data.y_train),
+                     "test_rmse": rmse(data.X_test, data.y_test)})  # fmt: skip
+    figure, ((axis,),) = _axes()
+    axis.plot(rates, [r["train_rmse"] for r in rows], marker="o", label="train")
+    axis.plot(rates, [r["test_rmse"] for r in rows], marker="o", label="test")
+    axis.set(xlabel="dropout rate", ylabel="RMSE", title="Dropout ablation (NumPy MLP)")
+    axis.legend()
+    return figure, rows
+
+
+PLOTS: dict[str, Callable[[PlotData], tuple]] = {
+    function.__name__: function
+    for function in (
+        loss_curve, residuals, roc, calibration, decision_boundary, confusion_matrix, feature_importance,
+        pruning_path, elbow, silhouette, clusters_2d, dendrogram, explained_variance, projection_2d,
+        penalty_ablation, dropout_ablation,
+    )
+}  # fmt: skip
+
+
+def draw(names: tuple[str, ...], data: PlotData, folder: Path) -> list[Path]:
+    """Draw the named plots into ``folder`` (PNG, atomically); returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    unknown = sorted(set(names) - set(PLOTS))
+    if unknown:
+        raise KeyError(f"unknown plot(s) {unknown}; known: {sorted(PLOTS)}")
+    written = []
+    for name in names:
+        figure, table = PLOTS[name](data)
+        path = folder / f"{name}.png"
+        with atomic_path(path) as temporary:
+            figure.tight_layout()
+            figure.savefig(temporary, format="png", dpi=90)
+        plt.close(figure)
+        written.append(path)
+        if table is not None:
+            write_json(folder / f"{name}.json", table)
+            written.append(folder / f"{name}.json")
+    return written
