@@ -274,6 +274,7 @@ CATALOG: tuple[Deliverable, ...] = (
         metrics=("rmse", "mae", "r2"),
         gate=Gate(metric="rmse", greater_is_better=False),
         plots=("residuals", "penalty_ablation", "dropout_ablation"),
+        fit_time_budget=10.0,  # coordinate descent visits coefficients one at a time, in Python
     ),
 )
 

@@ -300,6 +300,26 @@ def cmd_where(args) -> int:
     return 0
 
 
+def cmd_parity(args) -> int:
+    stores = configure_environment()
+    from pipeline.parity import run_parity
+
+    table = run_parity(stores, args.deliverable or None, args.repeats, Path(args.output) if args.output else None)
+    if args.json:
+        print(json.dumps(table, indent=2))
+        return 0
+    for row in table["rows"]:
+        metric = "met" if row["metric_ok"] else "MISSED"
+        fit = "met" if row["fit_ok"] else f"MISSED (budget {row['fit_budget']:g}x)"
+        print(
+            f"{row['deliverable']:<24} {row['metric']:<20} ours {row['ours']:<10.6g} ref {row['reference']:<10.6g}"
+            f" {row['relative_delta']:+7.2%} {metric:<7} fit {row['fit_ratio']:6.2f}x {fit}"
+        )
+    if table["missing"]:
+        print(f"not run yet: {', '.join(table['missing'])}")
+    return 0
+
+
 def cmd_env(args) -> int:
     stores = configure_environment()
     extra = {"S2P_FEAST_REGISTRY": str(stores.feast_registry), "S2P_FEAST_ONLINE_STORE": str(stores.feast_online_store)}
@@ -384,6 +404,13 @@ def parser() -> argparse.ArgumentParser:
     deploy.add_argument("deliverable", nargs="?")
     deploy.add_argument("--phase")
     deploy.set_defaults(func=cmd_deploy)
+
+    parity = commands.add_parser("parity", help="write PARITY.md: every model against its reference library")
+    parity.add_argument("deliverable", nargs="*", help="only these (default: every deliverable that has run)")
+    parity.add_argument("--repeats", type=int, default=3, help="fits timed per model; the best counts")
+    parity.add_argument("--output", help="where to write the Markdown table (default: PARITY.md at the root)")
+    parity.add_argument("--json", action="store_true")
+    parity.set_defaults(func=cmd_parity)
 
     commands.add_parser("where", help="print where the results are").set_defaults(func=cmd_where)
     commands.add_parser("env", help="print the environment that points tools at the stores").set_defaults(func=cmd_env)

@@ -87,7 +87,7 @@ class Ridge(_Linear):
 
 class Lasso(_Linear):
     """Cyclic coordinate descent: each coefficient in turn is set to its soft-thresholded
-    least-squares value given the others; one epoch is one sweep. Stops when the largest
+    least-squares value given the others (from the Gram matrix X'X); one epoch is one sweep. Stops when the largest
     coefficient change of a sweep is below ``tol`` times the largest coefficient."""
 
     def __init__(self, alpha: float = 1.0, max_epochs: int = 10000, tol: float = 1e-10,
@@ -98,37 +98,45 @@ class Lasso(_Linear):
         self.random_state = random_state
 
     def _init_state(self, X, y) -> None:
-        self._X, self._residual = self._centre(X, y)
-        self._residual = self._residual.copy()
-        self._norms = (self._X**2).sum(axis=0)
+        Xc, yc = self._centre(X, y)
+        self._n = len(yc)
+        # Covariance updates: c = X'(y - Xw) is kept current; a coordinate step reads c[j] and,
+        # when w[j] moves by delta, subtracts delta times column j of the Gram matrix.
+        self._gram = Xc.T @ Xc
+        self._xty = Xc.T @ yc
+        self._c = self._xty.copy()
+        self._yty = float(yc @ yc)
         self._w = np.zeros(X.shape[1])
-        self._change = np.inf
+        self._change = float("inf")
         self.loss_history_ = []
 
     def _run_epoch(self, X, y, rng) -> float:
-        n = len(self._residual)
+        gram, c, w = self._gram, self._c, self._w
+        diagonal = gram.diagonal().tolist()
+        threshold = self._n * self.alpha
         largest = 0.0
-        for j in range(len(self._w)):
-            if self._norms[j] == 0:
+        for j, norm in enumerate(diagonal):
+            if norm == 0.0:
                 continue
-            old = self._w[j]
-            rho = self._X[:, j] @ self._residual + self._norms[j] * old
-            new = np.sign(rho) * max(abs(rho) - n * self.alpha, 0.0) / self._norms[j]  # soft-threshold
+            old = float(w[j])
+            rho = float(c[j]) + norm * old
+            new = (rho - threshold if rho > threshold else rho + threshold if rho < -threshold else 0.0) / norm
             if new != old:
-                self._residual -= self._X[:, j] * (new - old)
-                self._w[j] = new
+                c -= (new - old) * gram[j]
+                w[j] = new
                 largest = max(largest, abs(new - old))
-        self._change = largest / max(np.abs(self._w).max(), 1e-300)
-        return float(self._residual @ self._residual / (2 * n) + self.alpha * np.abs(self._w).sum())
+        self._change = largest / max(float(np.abs(w).max()), 1e-300)
+        squared_error = self._yty - w @ (self._xty + c)  # ||y - Xw||^2 from c = X'y - Gw
+        return float(squared_error / (2 * self._n) + self.alpha * np.abs(w).sum())
 
     def _converged(self) -> bool:
         return self._change <= self.tol
 
     def _finish(self) -> None:
-        self.coef_ = self._w.copy()
+        self.coef_ = np.array(self._w)
         self._set_intercept()
         self.n_epochs_ = len(self.loss_history_)
-        for name in ("_X", "_residual", "_norms", "_w", "_change"):
+        for name in ("_n", "_gram", "_xty", "_c", "_yty", "_w", "_change"):
             delattr(self, name)
 
 
