@@ -96,23 +96,27 @@ def test_dag_prints_waves_critical_path_and_mermaid():
     assert "graph TD" in result.stdout
 
 
+EVERY = [d.id for d in catalog.CATALOG]
+
+
 @pytest.mark.parametrize(
-    ("change", "expected"),
+    ("change", "deliverables", "expected"),
     [
-        ("pipeline/train.py", ["train", "reference", "evaluate", "register", "package"]),
-        ("models/phase1/linear_regression.py", ["train", "reference", "evaluate", "register", "package"]),
-        ("deliverables.linear_regression.gate.min_improvement", ["evaluate", "register", "package"]),
+        ("pipeline/train.py", EVERY, ["train", "reference", "evaluate", "register", "package"]),
+        ("models/phase1/linear_regression.py", EVERY, ["train", "reference", "evaluate", "register", "package"]),
+        ("deliverables.linear_regression.gate.min_improvement", ["linear_regression"], ["evaluate", "register", "package"]),
         (
-            "deliverables.linear_regression.seed",
+            "deliverables.kmeans.seed",
+            ["kmeans"],
             ["etl", "validate", "features", "train", "reference", "evaluate", "register", "package"],
         ),
-        ("serving/service.py", ["package"]),
+        ("serving/service.py", EVERY, ["package"]),
     ],
 )
-def test_impact_lists_the_steps_a_change_reruns(change, expected):
+def test_impact_lists_the_steps_a_change_reruns(change, deliverables, expected):
     result = run_cli("impact", change, "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"linear_regression": expected}
+    assert json.loads(result.stdout) == {deliverable: expected for deliverable in deliverables}
 
 
 def test_impact_of_an_unrelated_file_is_nothing():

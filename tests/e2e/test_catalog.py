@@ -1,0 +1,100 @@
+"""Every deliverable of the catalog through its whole flow, at tiny size, on the real stack
+(Prefect, Great Expectations, Feast, MLflow, BentoML), then the parity table over all of them."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from s2p import catalog
+from tests.conftest import served, store_variables
+
+pytestmark = pytest.mark.slow
+SIZE = 150  # rows per deliverable: every class of every bundled dataset is still in both splits
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """Each deliverable's flow, once, in stores of their own; {id: summary or the exception}."""
+    from flows.deliverable import deliverable_flow
+
+    base = Path(tempfile.mkdtemp(prefix="s2p-catalog-"))
+    saved = dict(os.environ)
+    os.environ.update(store_variables(base))
+    results = {}
+    try:
+        for d in catalog.CATALOG:
+            try:
+                results[d.id] = deliverable_flow(d.id, size=SIZE)
+            except Exception as error:  # reported by the deliverable's own test
+                results[d.id] = error
+        yield results, base
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.mark.parametrize("deliverable", catalog.CATALOG, ids=lambda d: d.id)
+def test_every_deliverable_runs_its_whole_flow(runs, deliverable):
+    from mlflow.tracking import MlflowClient
+
+    summary = runs[0][deliverable.id]
+    if isinstance(summary, Exception):
+        raise summary
+    assert set(summary["steps"].values()) == {"completed"}
+    ours, reference = summary["metrics"]["ours"], summary["metrics"]["reference"]
+    assert set(ours) == set(reference) == set(deliverable.metrics)
+    gate = deliverable.gate.metric
+    assert np.isfinite(ours[gate])
+    assert abs(ours[gate] - reference[gate]) <= 0.1 * abs(reference[gate])  # tiny data: parity is PARITY.md's job
+    assert summary["mlflow"]["promoted"] and summary["bento"]["tag"].startswith(f"{deliverable.id}:")
+    client = MlflowClient(summary["mlflow"]["tracking_uri"])
+    logged = {Path(a.path).name for a in client.list_artifacts(summary["mlflow"]["run_id"], "plots")}
+    assert {f"{name}.png" for name in deliverable.plots} <= logged
+
+
+def test_parity_table_covers_every_deliverable(runs, tmp_path):
+    from pipeline.parity import run_parity
+    from s2p.paths import Stores
+
+    _, base = runs
+    os.environ.update(store_variables(base))
+    try:
+        table = run_parity(Stores.from_env(), repeats=1, output=tmp_path / "PARITY.md")
+    finally:
+        for key in store_variables(base):
+            os.environ.pop(key)
+    assert [row["deliverable"] for row in table["rows"]] == [d.id for d in catalog.CATALOG]
+    markdown = (tmp_path / "PARITY.md").read_text()
+    for row in table["rows"]:
+        assert f"| {row['deliverable']} |" in markdown
+        assert row["fit_seconds_ours"] > 0 and row["fit_seconds_reference"] > 0
+    assert (base / "artifacts" / "parity.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("deliverable", "expected"), [("knn", int), ("kmeans", int), ("pca", list)], ids=["class", "cluster", "vector"]
+)
+def test_served_models_answer_in_their_tasks_type(runs, deliverable, expected):
+    _, base = runs
+    d = catalog.get(deliverable)
+    saved = dict(os.environ)
+    os.environ.update(store_variables(base))
+    try:
+        with served(deliverable) as url:
+            row = {column.name: float(column.min or 0) + 1.0 for column in d.features}
+            answer = httpx.post(f"{url}/predict", json={"rows": [row, row]}, timeout=10)
+            assert answer.status_code == 200, answer.text
+            predictions = answer.json()
+            assert all(isinstance(p["prediction"], expected) for p in predictions)
+            label = {"id": predictions[0]["id"], "label": 1}
+            assert httpx.post(f"{url}/feedback", json={"labels": [label]}, timeout=10).status_code == 200
+            wrong = {"id": predictions[1]["id"], "label": 1.5}  # a class is an integer
+            refused = httpx.post(f"{url}/feedback", json={"labels": [wrong]}, timeout=10)
+            assert refused.status_code == 400 and "integer" in refused.text
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
