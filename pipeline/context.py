@@ -66,7 +66,9 @@ def make_context(
     if not features:
         raise ValueError(f"{data} has no feature columns besides the target {target!r}")
     user_deliverable = dataclasses.replace(
-        deliverable, source=f"file:{Path(data).resolve()}", features=features,
+        deliverable,
+        source=f"file:{Path(data).resolve()}",
+        features=features,
         target=Column(target, deliverable.target.dtype),  # classes stay integers
     )
     return RunContext(user_deliverable, params, stores, UserData(Path(data).resolve(), target))

@@ -100,10 +100,10 @@ def decision_boundary(data: PlotData):
     X, X_test = data.X_train[:, pair], data.X_test[:, pair]
     low, high = X.min(axis=0), X.max(axis=0)
     pad = (high - low) * 0.05
-    grid_x, grid_y = np.meshgrid(*(np.linspace(lo - p, hi + p, 150) for lo, hi, p in zip(low, high, pad)))
+    grid_x, grid_y = np.meshgrid(*(np.linspace(lo - p, hi + p, 150) for lo, hi, p in zip(low, high, pad, strict=True)))
     grid = np.column_stack([grid_x.ravel(), grid_y.ravel()])
     figure, axes = _axes(len(data.models))
-    for axis, (label, model) in zip(axes[0], data.models.items()):
+    for axis, (label, model) in zip(axes[0], data.models.items(), strict=True):
         fitted = clone(model).fit(X, data.y_train)
         axis.contourf(grid_x, grid_y, fitted.predict(grid).reshape(grid_x.shape), alpha=0.3, cmap="coolwarm")
         axis.scatter(X_test[:, 0], X_test[:, 1], c=data.y_test, s=12, cmap="coolwarm", edgecolors="k", linewidths=0.3)
@@ -116,7 +116,7 @@ def confusion_matrix(data: PlotData):
 
     labels = np.unique(np.concatenate([data.y_train, data.y_test]))
     figure, axes = _axes(len(data.outputs), 4.5)
-    for axis, (label, y_pred) in zip(axes[0], data.outputs.items()):
+    for axis, (label, y_pred) in zip(axes[0], data.outputs.items(), strict=True):
         counts = matrix(data.y_test, y_pred, labels=labels)
         axis.imshow(counts, cmap="Blues")
         for (i, j), value in np.ndenumerate(counts):
@@ -138,7 +138,10 @@ def feature_importance(data: PlotData):
     axis.set_yticks(positions, names[top], fontsize=7)
     axis.set(xlabel="impurity-based importance", title="Feature importance (top 15)")
     axis.legend()
-    table = [{"feature": str(n), "ours": float(o), "reference": float(r)} for n, o, r in zip(names, ours, theirs)]
+    table = [
+        {"feature": str(n), "ours": float(o), "reference": float(r)}
+        for n, o, r in zip(names, ours, theirs, strict=True)
+    ]
     return figure, table
 
 
@@ -159,7 +162,7 @@ def pruning_path(data: PlotData):
     left.set(xlabel="effective alpha", ylabel="total leaf impurity", title="Pruning path (train)")
     right.plot(alphas, accuracy, marker="o", drawstyle="steps-post")
     right.set(xlabel="ccp_alpha", ylabel="accuracy (test)", title="Accuracy of the pruned tree")
-    table = [{"ccp_alpha": float(a), "test_accuracy": acc} for a, acc in zip(alphas, accuracy)]
+    table = [{"ccp_alpha": float(a), "test_accuracy": acc} for a, acc in zip(alphas, accuracy, strict=True)]
     return figure, table
 
 
@@ -175,7 +178,7 @@ def elbow(data: PlotData):
     figure, ((axis,),) = _axes()
     axis.plot(ks, inertia, marker="o")
     axis.set(xlabel="k", ylabel="inertia (train)", title="Elbow")
-    return figure, [{"k": k, "inertia": float(v)} for k, v in zip(ks, inertia)]
+    return figure, [{"k": k, "inertia": float(v)} for k, v in zip(ks, inertia, strict=True)]
 
 
 def silhouette(data: PlotData):
@@ -185,7 +188,7 @@ def silhouette(data: PlotData):
     figure, ((axis,),) = _axes()
     axis.plot(ks, scores, marker="o")
     axis.set(xlabel="k", ylabel="mean silhouette (train)", title="Silhouette by k")
-    return figure, [{"k": k, "silhouette": float(v)} for k, v in zip(ks, scores)]
+    return figure, [{"k": k, "silhouette": float(v)} for k, v in zip(ks, scores, strict=True)]
 
 
 def _principal_plane(X: np.ndarray) -> np.ndarray:
@@ -197,7 +200,7 @@ def clusters_2d(data: PlotData):
     plane = _principal_plane(data.X_test)
     panels = {"true classes": data.y_test, **data.outputs}
     figure, axes = _axes(len(panels), 4)
-    for axis, (label, labels) in zip(axes[0], panels.items()):
+    for axis, (label, labels) in zip(axes[0], panels.items(), strict=True):
         axis.scatter(plane[:, 0], plane[:, 1], c=labels, s=12, cmap="tab10")
         axis.set(xlabel="PC 1", ylabel="PC 2", title=f"{label} (test)")
     return figure, None
@@ -224,7 +227,7 @@ def explained_variance(data: PlotData):
 
 def projection_2d(data: PlotData):
     figure, axes = _axes(len(data.outputs), 4.5)
-    for axis, (label, projected) in zip(axes[0], data.outputs.items()):
+    for axis, (label, projected) in zip(axes[0], data.outputs.items(), strict=True):
         points = axis.scatter(projected[:, 0], projected[:, 1], c=data.y_test, s=8, cmap="tab10")
         axis.set(xlabel="component 1", ylabel="component 2", title=f"{label}: 2-D view (test)")
     figure.colorbar(points, ax=axes[0][-1], label=data.deliverable.target.name)
@@ -262,9 +265,9 @@ def dropout_ablation(data: PlotData):
     rows = []
     for rate in rates:
         net = DropoutMLPRegressor(dropout=rate, random_state=data.seed).fit(data.X_train, data.y_train)
-        rmse = lambda X, y: float(np.sqrt(np.mean((net.predict(X) - y) ** 2)))  # noqa: E731
-        rows.append({"dropout": rate, "train_rmse": rmse(data.X_train, data.y_train),
-                     "test_rmse": rmse(data.X_test, data.y_test)})  # fmt: skip
+        train, test = (float(np.sqrt(np.mean((net.predict(X) - y) ** 2))) for X, y in
+                       ((data.X_train, data.y_train), (data.X_test, data.y_test)))  # fmt: skip
+        rows.append({"dropout": rate, "train_rmse": train, "test_rmse": test})
     figure, ((axis,),) = _axes()
     axis.plot(rates, [r["train_rmse"] for r in rows], marker="o", label="train")
     axis.plot(rates, [r["test_rmse"] for r in rows], marker="o", label="test")

@@ -140,7 +140,7 @@ class DecisionTreeClassifier(ClassifierMixin, EpochTrainable):
         return self
 
     def _store(self, nodes: list[list]) -> None:
-        columns = list(zip(*nodes))
+        columns = list(zip(*nodes, strict=False))
         self.children_left_ = np.array(columns[0], dtype=np.intp)
         self.children_right_ = np.array(columns[1], dtype=np.intp)
         self.feature_ = np.array(columns[2], dtype=np.intp)

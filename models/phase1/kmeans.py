@@ -61,8 +61,9 @@ class KMeans(ClusterMixin, EpochTrainable):
         return False  # restarts, not epochs: each Lloyd run takes milliseconds
 
     def _lloyd(self, X: np.ndarray, centres: np.ndarray, tolerance: float):
-        labels = None
-        for iteration in range(1, self.max_iter + 1):
+        labels, iterations = None, 0
+        while iterations < self.max_iter:
+            iterations += 1
             new_labels = np.argmin(squared_distances(X, centres), axis=1)
             if labels is not None and np.array_equal(new_labels, labels):
                 break
@@ -78,7 +79,7 @@ class KMeans(ClusterMixin, EpochTrainable):
                 labels = np.argmin(squared_distances(X, centres), axis=1)
                 break
         inertia = float(((X - centres[labels]) ** 2).sum())
-        return centres, labels, inertia, iteration
+        return centres, labels, inertia, iterations
 
     def fit(self, X, y=None):
         X, _ = validate_xy(X)

@@ -62,7 +62,7 @@ class KDTree:
             dimension, split, left, right, indices, _, _ = self.nodes[node]
             if indices is not None:
                 squared = ((self.X[indices] - point) ** 2).sum(axis=1)
-                for distance, index in zip(squared.tolist(), indices.tolist()):
+                for distance, index in zip(squared.tolist(), indices.tolist(), strict=True):
                     item = (-distance, -index)  # equal distances: the smaller index wins, as brute force
                     if len(best) < k:
                         heapq.heappush(best, item)

@@ -187,7 +187,8 @@ class DropoutMLPRegressor(RegressorMixin, EpochTrainable):
             hidden, output = self._forward(Z[rows], mask)
             error = 2 * (output - target[rows]) / len(rows)
             grad_hidden = (error @ self.params_["W2"].T) * (hidden > 0) * mask
-            grads = {"W2": hidden.T @ error, "b2": error.sum(0), "W1": Z[rows].T @ grad_hidden, "b1": grad_hidden.sum(0)}
+            grads = {"W2": hidden.T @ error, "b2": error.sum(0)}
+            grads |= {"W1": Z[rows].T @ grad_hidden, "b1": grad_hidden.sum(0)}
             self._t += 1
             for key, grad in grads.items():  # Adam
                 m, v = self._moments[key]

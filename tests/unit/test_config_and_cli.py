@@ -104,7 +104,11 @@ EVERY = [d.id for d in catalog.CATALOG]
     [
         ("pipeline/train.py", EVERY, ["train", "reference", "evaluate", "register", "package"]),
         ("models/phase1/linear_regression.py", EVERY, ["train", "reference", "evaluate", "register", "package"]),
-        ("deliverables.linear_regression.gate.min_improvement", ["linear_regression"], ["evaluate", "register", "package"]),
+        (
+            "deliverables.linear_regression.gate.min_improvement",
+            ["linear_regression"],
+            ["evaluate", "register", "package"],
+        ),
         (
             "deliverables.kmeans.seed",
             ["kmeans"],

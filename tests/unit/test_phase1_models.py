@@ -1,5 +1,7 @@
 """Oracle tests: every Phase 1 model against its reference library on the same data."""
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy.cluster.hierarchy import linkage as scipy_linkage
@@ -33,9 +35,7 @@ def continuous(seed=0, n=400, classes=3):
 
 
 # -- scikit-learn's conventions: clone, cross_val_score and pipelines work on every model ----------
-@pytest.mark.parametrize(
-    "deliverable", [d for d in catalog.CATALOG if d.task != "decomposition"], ids=lambda d: d.id
-)
+@pytest.mark.parametrize("deliverable", [d for d in catalog.CATALOG if d.task != "decomposition"], ids=lambda d: d.id)
 def test_every_model_follows_scikit_learns_conventions(deliverable):
     model = import_object(deliverable.model)()
     X, y = load("iris")
@@ -84,11 +84,11 @@ def test_vectorized_split_search_equals_a_loop_over_every_threshold():
     X, y = continuous(seed=1, n=120)
     Y = np.eye(3)[y]
     model = DecisionTreeClassifier()
-    feature, threshold, proxy = model._best_split(X, Y, np.arange(X.shape[1]))
+    _feature, _threshold, proxy = model._best_split(X, Y, np.arange(X.shape[1]))
     best = -np.inf
     for j in range(X.shape[1]):
         values = np.unique(X[:, j])
-        for low, high in zip(values[:-1], values[1:]):
+        for low, high in itertools.pairwise(values):
             left = X[:, j] <= (low + high) / 2
             score = -(left.sum() * impurity(Y[left].sum(0), "gini") + (~left).sum() * impurity(Y[~left].sum(0), "gini"))
             best = max(best, score)
@@ -147,7 +147,7 @@ def test_random_forest_matches_scikit_learns_accuracy_and_reports_out_of_bag():
 @pytest.mark.parametrize("weights", ["uniform", "distance"])
 def test_knn_predicts_like_scikit_learn(weights):
     X, y = load("digits")
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0)
+    X_train, X_test, y_train, _y_test = train_test_split(X, y, test_size=0.2, random_state=0)
     ours = KNeighborsClassifier(weights=weights).fit(X_train, y_train)
     theirs = neighbors.KNeighborsClassifier(weights=weights).fit(X_train, y_train)
     np.testing.assert_array_equal(ours.predict(X_test), theirs.predict(X_test))
@@ -168,7 +168,7 @@ def test_kd_tree_finds_the_same_neighbours_as_brute_force():
 
 # -- clustering ----------------------------------------------------------------------------------
 def test_kmeans_finds_scikit_learns_solution_on_iris():
-    X, y = load("iris")
+    X, _y = load("iris")
     ours = KMeans(n_clusters=3, n_init=10, random_state=0).fit(X)
     theirs = cluster.KMeans(n_clusters=3, n_init=10, random_state=0).fit(X)
     assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-9)
@@ -205,7 +205,8 @@ def test_pca_matches_scikit_learn(solver, whiten):
     np.testing.assert_allclose(ours.explained_variance_ratio_, theirs.explained_variance_ratio_, atol=1e-9)
     signs = np.sign((ours.components_ * theirs.components_).sum(axis=1))
     np.testing.assert_allclose(ours.transform(X) * signs, theirs.transform(X), atol=1e-6)
-    np.testing.assert_allclose(ours.inverse_transform(ours.transform(X)), theirs.inverse_transform(theirs.transform(X)), atol=1e-6)
+    reconstructed = theirs.inverse_transform(theirs.transform(X))
+    np.testing.assert_allclose(ours.inverse_transform(ours.transform(X)), reconstructed, atol=1e-6)
 
 
 def test_pca_with_every_component_reconstructs_exactly():
