@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from s2p import catalog
 from tests.conftest import ROOT, store_variables
 
 pytestmark = pytest.mark.slow
@@ -64,6 +65,10 @@ def test_repro_builds_everything_then_is_a_no_op(repo):
     assert metrics["ours"]["rmse"] == pytest.approx(metrics["reference"]["rmse"], rel=1e-3)
     assert json.loads((repo / "artifacts/linear_regression/bento.json").read_text())["tag"]
     assert (repo / "artifacts/linear_regression/plots/residuals.png").stat().st_size > 0
+    parity = json.loads((repo / "artifacts/parity.json").read_text())
+    assert [row["deliverable"] for row in parity["rows"]] == [d.id for d in catalog.CATALOG]
+    assert all(row["metric_ok"] for row in parity["rows"]), parity["rows"]
+    assert "| kmeans |" in (repo / "PARITY.md").read_text()
 
     second = dvc(repo, "repro")
     assert second.returncode == 0
@@ -102,7 +107,8 @@ def test_the_flow_skips_what_dvc_holds_up_to_date_and_leaves_dvc_up_to_date(repo
         ("etl", "validate", "features"), "cached"
     )
     assert rerun["steps"]["train"] == rerun["steps"]["reference"] == "completed"
-    status = dvc(repo, "status")
+    stages = [f"{stage}@linear_regression" for stage in ("prepare", "features", "train", "evaluate", "package")]
+    status = dvc(repo, "status", *stages)  # the parity table is rebuilt by the next `dvc repro`
     assert "Data and pipelines are up to date" in status.stdout, status.stdout
 
 

@@ -17,7 +17,7 @@ def test_params_yaml_loads_typed():
     params = load_params(ROOT / "params.yaml")
     lr = params["linear_regression"]
     assert isinstance(lr, DeliverableParams)
-    assert lr.seed == 42 and lr.model["solver"] == "gd" and lr.gate.min_improvement == 0.0
+    assert lr.seed == 42 and lr.model["solver"] == "ols" and lr.gate.min_improvement == 0.0
 
 
 @pytest.mark.parametrize(
@@ -134,3 +134,10 @@ def test_github_workflows_are_valid_and_ci_runs_the_readme_test_command():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     assert "make test" in (ROOT / "README.md").read_text() and "make run" in (ROOT / "README.md").read_text()
+
+
+def test_the_parity_stage_reads_every_deliverables_metrics():
+    import yaml
+
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["parity"]
+    assert {f"artifacts/{d.id}/metrics.json" for d in catalog.CATALOG} <= set(stage["deps"])
