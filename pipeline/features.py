@@ -30,12 +30,12 @@ class FeaturesResult:
 def feature_objects(deliverable: Deliverable, name: str, dataset: Path):
     """The Feast entity and feature view of one run key, read from its validated dataset."""
     from feast import Entity, FeatureView, Field, FileSource
-    from feast.types import Float64, Int64
+    from feast.types import Float64, Int64, String
     from feast.value_type import ValueType
 
     entity = Entity(name=name, join_keys=["entity_id"], value_type=ValueType.INT64)
     source = FileSource(name=f"{name}_source", path=str(dataset), timestamp_field="event_timestamp")
-    dtypes = {"float": Float64, "int": Int64}
+    dtypes = {"float": Float64, "int": Int64, "text": String}
     view = FeatureView(
         name=name,
         entities=[entity],

@@ -67,6 +67,13 @@ def summarize(snapshot: dict, features: list[str]) -> tuple[float, list[str], bo
     return len(feature_drift) / len(features), feature_drift, PREDICTION in drifted
 
 
+def as_numbers(frame: pd.DataFrame, deliverable) -> pd.DataFrame:
+    """The frame with each text feature replaced by its length in words: the drift tests compare
+    numbers, and a shift in what users send shows first in how much they send."""
+    text = [column.name for column in deliverable.features if column.dtype == "text"]
+    return frame.assign(**{name: frame[name].astype(str).str.split().str.len().astype(float) for name in text})
+
+
 def champion_model(ctx: RunContext):
     import mlflow
 
@@ -83,7 +90,7 @@ def quality_drift(ctx: RunContext, model, training: pd.DataFrame, current: pd.Da
     d, gate = ctx.deliverable, ctx.deliverable.gate
     X, y = split_xy(training, d, "test")
     expected = metric_functions.compute([gate.metric], y, kinds.outputs(d, model, X), X, model)[gate.metric]
-    X_live = labeled[d.feature_names].to_numpy(dtype=float)
+    X_live = labeled[d.feature_names].to_numpy(dtype=object if d.has_text else float)
     y_live = labeled["label"].to_numpy(dtype=np.int64 if d.target.dtype == "int" else float)
     served = np.array(labeled[PREDICTION].tolist())
     observed = metric_functions.compute([gate.metric], y_live, served, X_live, model)[gate.metric]
@@ -118,9 +125,12 @@ def run_monitor(ctx: RunContext) -> DriftResult:
     reference = training[training["split"] == "train"].copy()
     model = champion_model(ctx)
     d = ctx.deliverable
-    reference[PREDICTION] = kinds.scalar(d, kinds.outputs(d, model, reference[features].to_numpy(dtype=float)))
+    rows = reference[features].to_numpy(dtype=object if d.has_text else float)
+    reference[PREDICTION] = kinds.scalar(d, kinds.outputs(d, model, rows))
     current = current.assign(**{PREDICTION: kinds.scalar(d, np.array(current[PREDICTION].tolist()))})
-    snapshot = drift_report(reference, current, [*features, PREDICTION], settings.drift_share)
+    snapshot = drift_report(
+        as_numbers(reference, d), as_numbers(current, d), [*features, PREDICTION], settings.drift_share
+    )
     share, drifted, prediction_drift = summarize(snapshot.dict(), features)
     quality = quality_drift(ctx, model, training, current)
     out = ctx.paths.monitoring

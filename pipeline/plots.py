@@ -276,12 +276,38 @@ def dropout_ablation(data: PlotData):
     return figure, rows
 
 
+def top_words(data: PlotData):
+    """The words naive Bayes finds most indicative of each class (log-probability ratio)."""
+    words = data.models["ours"].top_words(12)
+    figure, ((axis,),) = _axes(1, 7)
+    pairs = words["first"] + words["last"]
+    axis.barh(range(len(pairs)), [float(ratio) for _, ratio in pairs], color=["C3"] * 12 + ["C2"] * 12)
+    axis.set_yticks(range(len(pairs)), [str(word) for word, _ in pairs], fontsize=7)
+    classes = data.models["ours"].classes_
+    axis.set(xlabel=f"log P(word | {classes[-1]}) - log P(word | {classes[0]})", title="Most indicative words")
+    return figure, {side: [[str(w), float(r)] for w, r in pairs] for side, pairs in words.items()}
+
+
+def vs_naive_bayes(data: PlotData):
+    """The syllabus's comparison: this model and the reference beside naive Bayes on the same split."""
+    from models.phase1.naive_bayes import TextNaiveBayes
+
+    bayes = TextNaiveBayes().fit(data.X_train, data.y_train)
+    scores = {label: float(np.mean(y_pred == data.y_test)) for label, y_pred in data.outputs.items()}
+    scores["naive Bayes (ours)"] = float(np.mean(bayes.predict(data.X_test) == data.y_test))
+    figure, ((axis,),) = _axes()
+    axis.bar(list(scores), list(scores.values()), color=["C0", "C1", "C2"])
+    axis.set_ylim(min(scores.values()) - 0.05, min(1.0, max(scores.values()) + 0.02))
+    axis.set(ylabel="accuracy (test)", title="Linear SVM against naive Bayes")
+    return figure, scores
+
+
 PLOTS: dict[str, Callable[[PlotData], tuple]] = {
     function.__name__: function
     for function in (
         loss_curve, residuals, roc, calibration, decision_boundary, confusion_matrix, feature_importance,
         pruning_path, elbow, silhouette, clusters_2d, dendrogram, explained_variance, projection_2d,
-        penalty_ablation, dropout_ablation,
+        penalty_ablation, dropout_ablation, top_words, vs_naive_bayes,
     )
 }  # fmt: skip
 

@@ -19,7 +19,8 @@ def export_labeled_window(ctx: RunContext, window: int) -> tuple[Path | None, in
     if recent.empty or recent["label"].isna().all():
         return None, 0
     labeled = recent[recent["label"].notna()]
-    rows = labeled[ctx.deliverable.feature_names].astype(float)
+    d = ctx.deliverable
+    rows = labeled[d.feature_names].astype({c.name: str if c.dtype == "text" else float for c in d.features})
     target = ctx.deliverable.target
     rows[target.name] = labeled["label"].astype("int64" if target.dtype == "int" else float).to_numpy()
     path = ctx.paths.artifacts / "retrain_window.parquet"

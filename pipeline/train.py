@@ -79,7 +79,8 @@ def split_xy(frame: pd.DataFrame, deliverable, split: str) -> tuple[np.ndarray, 
     part = frame[frame["split"] == split]
     target = deliverable.target
     dtype = np.int64 if target.dtype == "int" else np.float64
-    return part[deliverable.feature_names].to_numpy(dtype=np.float64), part[target.name].to_numpy(dtype=dtype)
+    features = part[deliverable.feature_names].to_numpy(dtype=object if deliverable.has_text else np.float64)
+    return features, part[target.name].to_numpy(dtype=dtype)
 
 
 def fingerprint(estimator, X: np.ndarray, y: np.ndarray) -> str:

@@ -72,13 +72,21 @@ def build_suite(deliverable: Deliverable, min_rows: int):
     suite.add_expectation(E.ExpectColumnValuesToNotBeNull(column="event_timestamp"))
     suite.add_expectation(E.ExpectColumnValuesToBeInSet(column="split", value_set=["train", "test"]))
     for column in deliverable.features:  # a constant feature carries nothing: a sign of a broken feed
-        if column.varies:
+        if column.varies and column.dtype == "text":
+            suite.add_expectation(E.ExpectColumnUniqueValueCountToBeBetween(column=column.name, min_value=2))
+        elif column.varies:
             suite.add_expectation(E.ExpectColumnStdevToBeBetween(column=column.name, min_value=0, strict_min=True))
     for column in columns:  # classes outside the known label set
         if column.values is not None:
             suite.add_expectation(E.ExpectColumnValuesToBeInSet(column=column.name, value_set=list(column.values)))
     for column in columns:
         suite.add_expectation(E.ExpectColumnValuesToNotBeNull(column=column.name))
+        if column.dtype == "text":
+            suite.add_expectation(E.ExpectColumnValuesToBeInTypeList(column=column.name, type_list=["str"]))
+            suite.add_expectation(
+                E.ExpectColumnValueLengthsToBeBetween(column=column.name, min_value=column.min, max_value=column.max)
+            )
+            continue
         suite.add_expectation(E.ExpectColumnValuesToBeInTypeList(column=column.name, type_list=NUMERIC_TYPES))
         low = -FLOAT_LIMIT if column.min is None else column.min
         high = FLOAT_LIMIT if column.max is None else column.max

@@ -19,9 +19,9 @@ class Column:
     """A column of a deliverable's data, with the range its values must lie in."""
 
     name: str
-    dtype: Literal["float", "int"] = "float"
-    min: float | None = None
-    max: float | None = None
+    dtype: Literal["float", "int", "text"] = "float"
+    min: float | None = None  # for text: the shortest allowed length in characters
+    max: float | None = None  # for text: the longest
     description: str = ""
     values: tuple[int, ...] | None = None  # the known label set of a class column
     varies: bool = True  # False for a column that may be constant (a border pixel of a digit, say)
@@ -72,6 +72,10 @@ class Deliverable:
     @property
     def feature_names(self) -> list[str]:
         return [column.name for column in self.features]
+
+    @property
+    def has_text(self) -> bool:
+        return any(column.dtype == "text" for column in self.features)
 
     def summary(self) -> dict:
         """What `s2p list --json` prints."""
@@ -137,6 +141,8 @@ def _digit_columns() -> tuple[Column, ...]:
     )
 
 
+REVIEW = (Column("text", "text", 1, 2000, "a movie-review sentence"),)
+SENTIMENT = Column("sentiment", "int", 0, 1, "1 positive, 0 negative", values=(0, 1))
 DIAGNOSIS = Column("diagnosis", "int", 0, 1, "0 malignant, 1 benign", values=(0, 1))
 DIGIT = Column("digit", "int", 0, 9, "the digit drawn", values=tuple(range(10)))
 SPECIES = Column("species", "int", 0, 2, "iris species (scored against clusters, never trained on)", values=(0, 1, 2))
@@ -246,6 +252,34 @@ CATALOG: tuple[Deliverable, ...] = (
         plots=("dendrogram", "clusters_2d"),
         transductive=True,
         fit_time_budget=10.0,
+    ),
+    Deliverable(
+        id="naive_bayes",
+        phase="1",
+        title="Naive Bayes: Gaussian, and multinomial on our own tokenization and word counts",
+        task="classification",
+        source="s2p.sources:movie_reviews",
+        features=REVIEW,
+        target=SENTIMENT,
+        model="models.phase1.naive_bayes:TextNaiveBayes",
+        reference="s2p.references:text_multinomial_nb",
+        metrics=(*CLASSIFICATION_METRICS, "log_loss"),
+        gate=Gate(metric="accuracy", greater_is_better=True),
+        plots=("confusion_matrix", "top_words"),
+    ),
+    Deliverable(
+        id="linear_svm",
+        phase="1",
+        title="Linear SVM: primal hinge loss by Pegasos subgradient steps, against naive Bayes",
+        task="classification",
+        source="s2p.sources:movie_reviews",
+        features=REVIEW,
+        target=SENTIMENT,
+        model="models.phase1.linear_svm:TextLinearSVM",
+        reference="s2p.references:text_linear_svc",
+        metrics=CLASSIFICATION_METRICS,
+        gate=Gate(metric="accuracy", greater_is_better=True),
+        plots=("loss_curve", "confusion_matrix", "vs_naive_bayes"),
     ),
     Deliverable(
         id="pca",

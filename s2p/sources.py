@@ -53,6 +53,14 @@ def wine() -> pd.DataFrame:
     return _bundled("load_wine", "cultivar")
 
 
+def movie_reviews() -> pd.DataFrame:
+    """10,070 movie-review sentences with a clear sentiment (datasets/NOTICE.md): text, 1 positive."""
+    path = Path(__file__).resolve().parents[1] / "datasets" / "movie_reviews.tsv.gz"
+    frame = pd.read_csv(path, sep="\t", dtype={"id": "int64", "score": "float64", "text": "string"})
+    frame = frame[frame["score"].abs() > 0.5]
+    return pd.DataFrame({"text": frame["text"].astype(object), "sentiment": (frame["score"] > 0).astype("int64")})
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """A user's CSV or parquet file, or a DataError that says why it cannot be read."""
     path = Path(path)

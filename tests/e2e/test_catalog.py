@@ -76,7 +76,9 @@ def test_parity_table_covers_every_deliverable(runs, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("deliverable", "expected"), [("knn", int), ("kmeans", int), ("pca", list)], ids=["class", "cluster", "vector"]
+    ("deliverable", "expected"),
+    [("knn", int), ("naive_bayes", int), ("kmeans", int), ("pca", list)],
+    ids=["class", "text", "cluster", "vector"],
 )
 def test_served_models_answer_in_their_tasks_type(runs, deliverable, expected):
     _, base = runs
@@ -85,7 +87,10 @@ def test_served_models_answer_in_their_tasks_type(runs, deliverable, expected):
     os.environ.update(store_variables(base))
     try:
         with served(deliverable) as url:
-            row = {column.name: float(column.min or 0) + 1.0 for column in d.features}
+            row = {
+                column.name: "a moving and beautiful film" if column.dtype == "text" else float(column.min or 0) + 1.0
+                for column in d.features
+            }
             answer = httpx.post(f"{url}/predict", json={"rows": [row, row]}, timeout=10)
             assert answer.status_code == 200, answer.text
             predictions = answer.json()
