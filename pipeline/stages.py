@@ -131,7 +131,7 @@ def impact(root: Path, changed: str) -> dict[str, list[str]]:
     steps_of = stages()
     result: dict[str, list[str]] = {}
     for stage in dvc:
-        if stage.address in affected:
+        if stage.address in affected and stage.key:  # the parity stage over all of them follows any change
             result.setdefault(stage.key, []).extend(steps_of.get(stage.name, (stage.name,)))
     order = [step.name for step in STEPS]
     rank = {name: i for i, name in enumerate(order)}

@@ -33,6 +33,9 @@ MAX_BODY_BYTES = SPEC.get("max_body_bytes", 2_000_000)
 
 
 def _field(column: dict):
+    if column["dtype"] == "text":
+        lengths = {"min_length": int(column.get("min") or 1), "max_length": int(column.get("max") or 10_000)}
+        return (str, Field(description=column.get("description") or column["name"], **lengths))
     bounds = {}
     if column.get("min") is not None:
         bounds["ge"] = column["min"]
@@ -115,6 +118,7 @@ class Predictor:
         if CHALLENGER:
             self.models["challenger"] = (_load(self.challenger_ref), str(CHALLENGER["version"]))
         self.columns = [column["name"] for column in SPEC["features"]]
+        self.dtype = object if any(column["dtype"] == "text" for column in SPEC["features"]) else np.float64
         self.log = InferenceLog(Path(os.environ.get("S2P_INFERENCE_DB", SPEC["inference_db"])))
         self.random = random.Random()
 
@@ -131,7 +135,7 @@ class Predictor:
     def predict(self, rows: Annotated[list[Features], Field(min_length=1, max_length=MAX_ROWS)]) -> list[Prediction]:
         started = time.perf_counter()
         records = [row.model_dump() for row in rows]
-        X = np.array([[record[name] for name in self.columns] for record in records], dtype=np.float64)
+        X = np.array([[record[name] for name in self.columns] for record in records], dtype=self.dtype)
         canary = CHALLENGER and SERVING["mode"] == "canary" and self.random.random() < SERVING["canary_fraction"]
         who, role = ("challenger", "canary") if canary else ("champion", "champion")
         values = self._predict(who, X)
