@@ -310,6 +310,20 @@ CATALOG: tuple[Deliverable, ...] = (
         plots=("residuals", "penalty_ablation", "dropout_ablation"),
         fit_time_budget=10.0,  # coordinate descent visits coefficients one at a time, in Python
     ),
+    Deliverable(
+        id="optimizers",
+        phase="1",
+        title="Optimizers: GD, momentum, Nesterov, RMSProp and Adam in NumPy, step for step as torch.optim",
+        task="regression",
+        source="s2p.sources:diabetes",
+        features=_diabetes_columns(),
+        target=Column("progression", "float", 0, 400, "disease progression one year after baseline"),
+        model="models.phase1.optimizers:MLPRegressor",
+        reference="s2p.references:TorchMLPRegressor",
+        metrics=("rmse", "mae", "r2"),
+        gate=Gate(metric="rmse", greater_is_better=False),
+        plots=("loss_curve", "optimizer_paths", "optimizer_race"),
+    ),
 )
 
 

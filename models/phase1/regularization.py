@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.base import RegressorMixin
 
 from models.base import EpochTrainable, Standardizer, require_fitted, validate_xy
+from models.phase1.optimizers import Optimizer
 
 
 class _Linear(RegressorMixin, EpochTrainable):
@@ -143,7 +144,7 @@ class Lasso(_Linear):
 class DropoutMLPRegressor(RegressorMixin, EpochTrainable):
     """One hidden ReLU layer with inverted dropout (units kept with probability 1 - dropout and
     scaled by 1 / (1 - dropout) in training; the full network at prediction), trained by
-    mini-batch Adam on standardized inputs and target."""
+    mini-batch Adam (models.phase1.optimizers) on standardized inputs and target."""
 
     def __init__(self, hidden: int = 64, dropout: float = 0.2, learning_rate: float = 0.01,
                  max_epochs: int = 200, batch_size: int = 32, tol: float = 0.0,
@@ -166,8 +167,7 @@ class DropoutMLPRegressor(RegressorMixin, EpochTrainable):
             "W1": init.normal(0, np.sqrt(2 / d), (d, self.hidden)), "b1": np.zeros(self.hidden),
             "W2": init.normal(0, np.sqrt(1 / self.hidden), (self.hidden, 1)), "b2": np.zeros(1),
         }  # fmt: skip
-        self._moments = {k: (np.zeros_like(v), np.zeros_like(v)) for k, v in self.params_.items()}
-        self._t = 0
+        self._optimizer = Optimizer("adam", self.learning_rate)
         self.n_features_in_ = d
         self.loss_history_ = []
 
@@ -189,13 +189,7 @@ class DropoutMLPRegressor(RegressorMixin, EpochTrainable):
             grad_hidden = (error @ self.params_["W2"].T) * (hidden > 0) * mask
             grads = {"W2": hidden.T @ error, "b2": error.sum(0)}
             grads |= {"W1": Z[rows].T @ grad_hidden, "b1": grad_hidden.sum(0)}
-            self._t += 1
-            for key, grad in grads.items():  # Adam
-                m, v = self._moments[key]
-                m[:] = 0.9 * m + 0.1 * grad
-                v[:] = 0.999 * v + 0.001 * grad**2
-                m_hat, v_hat = m / (1 - 0.9**self._t), v / (1 - 0.999**self._t)
-                self.params_[key] -= self.learning_rate * m_hat / (np.sqrt(v_hat) + 1e-8)
+            self._optimizer.step(self.params_, grads)
         _, output = self._forward(Z)
         return float(np.mean((output - target) ** 2))
 
@@ -204,7 +198,7 @@ class DropoutMLPRegressor(RegressorMixin, EpochTrainable):
 
     def _finish(self) -> None:
         self.n_epochs_ = len(self.loss_history_)
-        del self._moments, self._t
+        del self._optimizer
 
     def predict(self, X) -> np.ndarray:
         require_fitted(self, "params_")
