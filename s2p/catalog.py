@@ -143,6 +143,11 @@ def _digit_columns() -> tuple[Column, ...]:
 
 REVIEW = (Column("text", "text", 1, 2000, "a movie-review sentence"),)
 SENTIMENT = Column("sentiment", "int", 0, 1, "1 positive, 0 negative", values=(0, 1))
+PAIR = (
+    Column("text_a", "text", 1, 2000, "a sentence"),
+    Column("text_b", "text", 1, 2000, "a sentence that may be a near-duplicate of text_a"),
+)
+DUPLICATE = Column("is_duplicate", "int", 0, 1, "1 when text_b is a near-duplicate of text_a", values=(0, 1))
 DIAGNOSIS = Column("diagnosis", "int", 0, 1, "0 malignant, 1 benign", values=(0, 1))
 DIGIT = Column("digit", "int", 0, 9, "the digit drawn", values=tuple(range(10)))
 SPECIES = Column("species", "int", 0, 2, "iris species (scored against clusters, never trained on)", values=(0, 1, 2))
@@ -280,6 +285,21 @@ CATALOG: tuple[Deliverable, ...] = (
         metrics=CLASSIFICATION_METRICS,
         gate=Gate(metric="accuracy", greater_is_better=True),
         plots=("loss_curve", "confusion_matrix", "vs_naive_bayes"),
+    ),
+    Deliverable(
+        id="text_similarity",
+        phase="DSA",
+        title="Text similarity: edit distance and LCS by dynamic programming, a near-duplicate detector",
+        task="classification",
+        source="s2p.sources:review_pairs",
+        features=PAIR,
+        target=DUPLICATE,
+        model="models.phase1.text_similarity:DuplicateDetector",
+        reference="s2p.references:FuzzyDuplicateDetector",
+        metrics=("f1", "precision", "recall", "accuracy"),
+        gate=Gate(metric="f1", greater_is_better=True),
+        plots=("similarity_histogram", "corpus_duplicates", "confusion_matrix"),
+        fit_time_budget=100.0,  # pure-Python bit vectors against rapidfuzz's C++: a DSA lesson, not a race
     ),
     Deliverable(
         id="pca",

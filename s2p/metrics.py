@@ -36,6 +36,24 @@ def _f1_macro(y_true, y_pred, X=None, model=None) -> float:
     return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
+def _precision(y_true, y_pred, X=None, model=None) -> float:
+    from sklearn.metrics import precision_score
+
+    return float(precision_score(y_true, y_pred, zero_division=0))
+
+
+def _recall(y_true, y_pred, X=None, model=None) -> float:
+    from sklearn.metrics import recall_score
+
+    return float(recall_score(y_true, y_pred, zero_division=0))
+
+
+def _f1(y_true, y_pred, X=None, model=None) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, zero_division=0))
+
+
 def _log_loss(y_true, y_pred, X=None, model=None) -> float:
     from sklearn.metrics import log_loss
 
@@ -86,6 +104,9 @@ METRICS: dict[str, tuple[Callable, bool]] = {
     "accuracy": (_accuracy, True),
     "f1_macro": (_f1_macro, True),
     "log_loss": (_log_loss, False),
+    "precision": (_precision, True),  # of the positive class (1)
+    "recall": (_recall, True),
+    "f1": (_f1, True),
     "ari": (_ari, True),
     "silhouette": (_silhouette, True),
     "inertia": (_inertia, False),

@@ -122,3 +122,41 @@ class TorchMLPRegressor:
         with torch.no_grad():
             output = self.net_(torch.from_numpy(self._scale(np.asarray(X, dtype=np.float64))))
         return output.numpy()[:, 0] * self._y_std + self._y_mean
+
+
+class FuzzyDuplicateDetector:
+    """rapidfuzz's ``fuzz.ratio`` (indel similarity, in C++) with the same learned threshold as ours."""
+
+    def __init__(self, scorer: str = "ratio", threshold: float | None = None):
+        self.scorer = scorer
+        self.threshold = threshold
+
+    def get_params(self, deep=True):
+        return {"scorer": self.scorer, "threshold": self.threshold}
+
+    def set_params(self, **params):
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def scores(self, X):
+        import numpy as np
+        from rapidfuzz import fuzz
+
+        from models.phase1.text_similarity import pairs
+
+        scorer = getattr(fuzz, self.scorer)
+        return np.array([scorer(a.lower(), b.lower()) / 100.0 for a, b in pairs(X)])
+
+    def fit(self, X, y):
+        import numpy as np
+
+        from models.phase1.text_similarity import best_threshold
+
+        self.classes_ = np.array([0, 1])
+        labels = np.asarray(y).ravel()
+        self.threshold_ = self.threshold if self.threshold is not None else best_threshold(self.scores(X), labels)
+        return self
+
+    def predict(self, X):
+        return (self.scores(X) >= self.threshold_).astype("int64")
