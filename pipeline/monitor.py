@@ -92,7 +92,8 @@ def quality_drift(ctx: RunContext, model, training: pd.DataFrame, current: pd.Da
     expected = metric_functions.compute([gate.metric], y, kinds.outputs(d, model, X), X, model)[gate.metric]
     X_live = labeled[d.feature_names].to_numpy(dtype=object if d.has_text else float)
     y_live = labeled["label"].to_numpy(dtype=np.int64 if d.target.dtype == "int" else float)
-    served = np.array(labeled[PREDICTION].tolist())
+    served = labeled[PREDICTION].tolist()
+    served = np.array(served, dtype=object if d.task == "encoding" else None)
     observed = metric_functions.compute([gate.metric], y_live, served, X_live, model)[gate.metric]
     tolerance = ctx.params.monitor.quality_tolerance
     worse = expected * (1 - tolerance) if gate.greater_is_better else expected * (1 + tolerance)
@@ -127,7 +128,8 @@ def run_monitor(ctx: RunContext) -> DriftResult:
     d = ctx.deliverable
     rows = reference[features].to_numpy(dtype=object if d.has_text else float)
     reference[PREDICTION] = kinds.scalar(d, kinds.outputs(d, model, rows))
-    current = current.assign(**{PREDICTION: kinds.scalar(d, np.array(current[PREDICTION].tolist()))})
+    served = current[PREDICTION].tolist()
+    current = current.assign(**{PREDICTION: kinds.scalar(d, served if d.task == "encoding" else np.array(served))})
     snapshot = drift_report(
         as_numbers(reference, d), as_numbers(current, d), [*features, PREDICTION], settings.drift_share
     )

@@ -357,6 +357,43 @@ def corpus_duplicates(data: PlotData):
     return figure, table
 
 
+def compression_by_vocab(data: PlotData):
+    """Characters per token on the test texts as the vocabulary grows, ours and the reference, and
+    the seconds each took to train."""
+    import time
+
+    from sklearn.base import clone
+
+    sizes = [300, 500, 1000, 2000]
+    table = []
+    characters = sum(len(text) for text in data.X_test[:, 0])
+    for size in sizes:
+        row = {"vocab_size": size}
+        for label, model in data.models.items():
+            started = time.perf_counter()
+            fitted = clone(model).set_params(vocab_size=size).fit(data.X_train)
+            row[f"{label}_train_seconds"] = time.perf_counter() - started
+            row[f"{label}_chars_per_token"] = characters / sum(len(ids) for ids in fitted.transform(data.X_test))
+        table.append(row)
+    figure, ((left, right),) = _axes(2)
+    for label in data.models:
+        left.plot(sizes, [row[f"{label}_chars_per_token"] for row in table], marker="o", label=label)
+        right.plot(sizes, [row[f"{label}_train_seconds"] for row in table], marker="o", label=label)
+    left.set(xscale="log", xlabel="vocabulary size", ylabel="characters per token (test)", title="Compression")
+    right.set(xscale="log", yscale="log", xlabel="vocabulary size", ylabel="seconds", title="Training time")
+    left.legend()
+    return figure, table
+
+
+def tokens_per_text(data: PlotData):
+    figure, ((axis,),) = _axes()
+    for label, encoded in data.outputs.items():
+        axis.hist([len(ids) for ids in encoded], bins=40, alpha=0.6, label=label)
+    axis.set(xlabel="tokens per text (test)", ylabel="texts", title="Sequence lengths")
+    axis.legend()
+    return figure, None
+
+
 #: Learning rates for the optimizer comparison on the test functions (each stable for its method).
 RACE = {"gd": 1e-3, "momentum": 1e-3, "nesterov": 1e-3, "rmsprop": 1e-2, "adam": 5e-2}
 
@@ -417,7 +454,7 @@ PLOTS: dict[str, Callable[[PlotData], tuple]] = {
         loss_curve, residuals, roc, calibration, decision_boundary, confusion_matrix, feature_importance,
         pruning_path, elbow, silhouette, clusters_2d, dendrogram, explained_variance, projection_2d,
         penalty_ablation, dropout_ablation, top_words, vs_naive_bayes, optimizer_paths, optimizer_race,
-        similarity_histogram, corpus_duplicates,
+        similarity_histogram, corpus_duplicates, compression_by_vocab, tokens_per_text,
     )
 }  # fmt: skip
 

@@ -10,8 +10,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 #: What a model's output is: a number (regression), a class (classification), a cluster id
-#: (clustering), or a vector of components (decomposition). pipeline/kinds.py acts on it.
-TaskType = Literal["regression", "classification", "clustering", "decomposition"]
+#: (clustering), a vector of components (decomposition) or a sequence of token ids (encoding).
+#: pipeline/kinds.py acts on it.
+TaskType = Literal["regression", "classification", "clustering", "decomposition", "encoding"]
 
 
 @dataclass(frozen=True)
@@ -300,6 +301,21 @@ CATALOG: tuple[Deliverable, ...] = (
         gate=Gate(metric="f1", greater_is_better=True),
         plots=("similarity_histogram", "corpus_duplicates", "confusion_matrix"),
         fit_time_budget=100.0,  # pure-Python bit vectors against rapidfuzz's C++: a DSA lesson, not a race
+    ),
+    Deliverable(
+        id="tokenizer",
+        phase="DSA",
+        title="Tokenizer: byte-pair encoding trained on offline text, and a trie for autocomplete",
+        task="encoding",
+        source="s2p.sources:movie_reviews",
+        features=(Column("text", "text", 1, 2000, "a movie-review sentence"),),
+        target=Column("sentiment", "int", 0, 1, "carried with the text; a tokenizer never reads it", values=(0, 1)),
+        model="models.phase1.tokenizer:BPETokenizer",
+        reference="s2p.references:HuggingFaceBPE",
+        metrics=("compression", "roundtrip"),
+        gate=Gate(metric="compression", greater_is_better=True),
+        plots=("compression_by_vocab", "tokens_per_text"),
+        fit_time_budget=100.0,  # Python dictionaries against a Rust trainer
     ),
     Deliverable(
         id="pca",

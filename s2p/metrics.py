@@ -80,6 +80,22 @@ def _inertia(y_true, y_pred, X=None, model=None) -> float:
     return float(((np.asarray(X) - centres[np.asarray(y_pred, dtype=int)]) ** 2).sum())
 
 
+def _texts(X) -> list[str]:
+    X = np.asarray(X, dtype=object)
+    return (X[:, 0] if X.ndim == 2 else X).tolist()
+
+
+def _compression(y_true, y_pred, X=None, model=None) -> float:
+    """Characters per token: how much text one token carries."""
+    return float(sum(len(text) for text in _texts(X)) / max(sum(len(ids) for ids in y_pred), 1))
+
+
+def _roundtrip(y_true, y_pred, X=None, model=None) -> float:
+    """Share of texts that decode back exactly from their tokens."""
+    decoded = model.inverse_transform(y_pred)
+    return float(np.mean([a == b for a, b in zip(decoded, _texts(X), strict=True)]))
+
+
 def _reconstruction(X, model) -> np.ndarray:
     return model.inverse_transform(model.transform(X))
 
@@ -110,6 +126,8 @@ METRICS: dict[str, tuple[Callable, bool]] = {
     "ari": (_ari, True),
     "silhouette": (_silhouette, True),
     "inertia": (_inertia, False),
+    "compression": (_compression, True),
+    "roundtrip": (_roundtrip, True),
     "explained_variance": (_explained_variance, True),
     "reconstruction_rmse": (_reconstruction_rmse, False),
 }
