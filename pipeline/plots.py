@@ -394,6 +394,50 @@ def tokens_per_text(data: PlotData):
     return figure, None
 
 
+def recall_latency(data: PlotData):
+    """Recall@k against milliseconds per query: our three algorithms, scikit-learn's and faiss's."""
+    from sklearn.base import clone
+    from sklearn.neighbors import NearestNeighbors
+
+    from s2p import metrics
+    from s2p.references import FaissIndex
+
+    ours = data.models["ours"]
+
+    class SklearnIndex:  # NearestNeighbors answering like the others
+        def __init__(self, algorithm):
+            self.k, self.metric = ours.k, ours.metric
+            self.inner = NearestNeighbors(n_neighbors=ours.k, metric=ours.metric, algorithm=algorithm)
+
+        def fit(self, X):
+            self.X_fit_ = X
+            self.inner.fit(X)
+            return self
+
+        def transform(self, X):
+            return self.inner.kneighbors(X)[1]
+
+    candidates = {f"ours {a}": clone(ours).set_params(algorithm=a) for a in ("brute", "ball_tree", "external")}
+    candidates |= {f"sklearn {a}": SklearnIndex(a) for a in ("brute", "ball_tree")}
+    candidates |= {f"faiss {i}": FaissIndex(ours.k, ours.metric, index=i) for i in ("flat", "hnsw")}
+    table = {}
+    for label, index in candidates.items():
+        fitted = index.fit(data.X_train)
+        found = fitted.transform(data.X_test)
+        table[label] = {
+            "recall_at_k": metrics.compute(["recall_at_k"], None, found, data.X_test, fitted)["recall_at_k"],
+            "query_ms": metrics.compute(["query_ms"], None, found, data.X_test, fitted)["query_ms"],
+        }
+    figure, ((axis,),) = _axes(1, 6)
+    for label, row in table.items():
+        axis.scatter(row["query_ms"], row["recall_at_k"], s=40)
+        axis.annotate(
+            label, (row["query_ms"], row["recall_at_k"]), fontsize=7, xytext=(4, 4), textcoords="offset points"
+        )
+    axis.set(xscale="log", xlabel="ms per query (log)", ylabel=f"recall@{ours.k}", title="Recall against latency")
+    return figure, table
+
+
 #: Learning rates for the optimizer comparison on the test functions (each stable for its method).
 RACE = {"gd": 1e-3, "momentum": 1e-3, "nesterov": 1e-3, "rmsprop": 1e-2, "adam": 5e-2}
 
@@ -455,6 +499,7 @@ PLOTS: dict[str, Callable[[PlotData], tuple]] = {
         pruning_path, elbow, silhouette, clusters_2d, dendrogram, explained_variance, projection_2d,
         penalty_ablation, dropout_ablation, top_words, vs_naive_bayes, optimizer_paths, optimizer_race,
         similarity_histogram, corpus_duplicates, compression_by_vocab, tokens_per_text,
+        recall_latency,
     )
 }  # fmt: skip
 

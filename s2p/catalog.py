@@ -10,9 +10,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 #: What a model's output is: a number (regression), a class (classification), a cluster id
-#: (clustering), a vector of components (decomposition) or a sequence of token ids (encoding).
+#: (clustering), a vector of components (decomposition), a sequence of token ids (encoding) or
+#: the ids of the nearest indexed rows (retrieval).
 #: pipeline/kinds.py acts on it.
-TaskType = Literal["regression", "classification", "clustering", "decomposition", "encoding"]
+TaskType = Literal["regression", "classification", "clustering", "decomposition", "encoding", "retrieval"]
 
 
 @dataclass(frozen=True)
@@ -316,6 +317,21 @@ CATALOG: tuple[Deliverable, ...] = (
         gate=Gate(metric="compression", greater_is_better=True),
         plots=("compression_by_vocab", "tokens_per_text"),
         fit_time_budget=100.0,  # Python dictionaries against a Rust trainer
+    ),
+    Deliverable(
+        id="knn_search",
+        phase="DSA",
+        title="Nearest-neighbour search: brute force, a ball tree and out-of-core search, custom metrics",
+        task="retrieval",
+        source="s2p.sources:digits",
+        features=_digit_columns(),
+        target=Column("digit", "int", 0, 9, "carried with the vectors; search never reads it", values=tuple(range(10))),
+        model="models.phase1.knn_search:NeighbourIndex",
+        reference="s2p.references:FaissIndex",
+        metrics=("recall_at_k", "query_ms"),
+        gate=Gate(metric="recall_at_k", greater_is_better=True),
+        plots=("recall_latency",),
+        fit_time_budget=100.0,  # fit stores the vectors; the race is query time (query_ms, the plot)
     ),
     Deliverable(
         id="pca",

@@ -96,6 +96,29 @@ def _roundtrip(y_true, y_pred, X=None, model=None) -> float:
     return float(np.mean([a == b for a, b in zip(decoded, _texts(X), strict=True)]))
 
 
+def _recall_at_k(y_true, y_pred, X=None, model=None) -> float:
+    """Share of the returned neighbours that are among the true k nearest, by exact distances under
+    the index's metric (scikit-learn); a neighbour tied with the true k-th distance counts."""
+    from sklearn.metrics import pairwise_distances
+
+    distances = pairwise_distances(np.asarray(X, dtype=float), model.X_fit_, metric=model.metric)
+    kth = np.sort(distances, axis=1)[:, model.k - 1]
+    returned = np.take_along_axis(distances, np.asarray(y_pred, dtype=int), axis=1)
+    return float(np.mean(returned <= kth[:, None] + 1e-9))
+
+
+def _query_ms(y_true, y_pred, X=None, model=None) -> float:
+    """Milliseconds per query: the best of 3 timed runs of the whole batch."""
+    import time
+
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        model.transform(X)
+        best = min(best, time.perf_counter() - started)
+    return 1000.0 * best / max(len(X), 1)
+
+
 def _reconstruction(X, model) -> np.ndarray:
     return model.inverse_transform(model.transform(X))
 
@@ -127,6 +150,8 @@ METRICS: dict[str, tuple[Callable, bool]] = {
     "silhouette": (_silhouette, True),
     "inertia": (_inertia, False),
     "compression": (_compression, True),
+    "recall_at_k": (_recall_at_k, True),
+    "query_ms": (_query_ms, False),
     "roundtrip": (_roundtrip, True),
     "explained_variance": (_explained_variance, True),
     "reconstruction_rmse": (_reconstruction_rmse, False),
