@@ -15,8 +15,12 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# The main job: `dvc repro` of every declared deliverable at its default size.
+# The main job: every deliverable at its default size. The flow runs them in one process on the
+# project's scheduler (2 at a time) and records each finished stage in DVC; `dvc repro` then builds
+# what is left (the parity table). `dvc repro` alone gives the same result, one process per stage:
+# measured here, 7.3 min against 3.2 min for 15 deliverables (imports paid 75 times instead of once).
 run: install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/s2p run all
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 	$(BIN)/s2p where
 

@@ -65,19 +65,30 @@ def open_store(stores: Stores):
     return FeatureStore(config=config)
 
 
+def registry_lock(stores: Stores):
+    """An inter-process lock beside a local registry (a remote SQL registry serializes itself)."""
+    from s2p.files import file_lock
+
+    stores.feast_registry.parent.mkdir(parents=True, exist_ok=True)
+    return file_lock(stores.feast_registry.with_name(stores.feast_registry.name + ".lock"))
+
+
 def run_features(ctx: RunContext) -> FeaturesResult:
     dataset = pd.read_parquet(ctx.paths.dataset)
     entity, view = feature_objects(ctx.deliverable, ctx.run_key, ctx.paths.dataset)
-    store = open_store(ctx.stores)
-    store.apply([entity, view])
-    start = dataset["event_timestamp"].min().to_pydatetime()
-    end = dataset["event_timestamp"].max().to_pydatetime() + timedelta(seconds=1)
-    with contextlib.redirect_stdout(sys.stderr):  # Feast prints progress; stdout stays for results
-        store.materialize(start_date=start, end_date=end, feature_views=[view.name])
     target = ctx.deliverable.target.name
     entity_rows = dataset[["entity_id", "event_timestamp", target, "split"]]
     references = [f"{view.name}:{name}" for name in ctx.deliverable.feature_names]
-    joined = store.get_historical_features(entity_df=entity_rows, features=references).to_df()
+    start = dataset["event_timestamp"].min().to_pydatetime()
+    end = dataset["event_timestamp"].max().to_pydatetime() + timedelta(seconds=1)
+    # Feast's file registry is read, changed and rewritten whole: two runs applying at once lose each
+    # other's views or read a half-written file. One run at a time, each on a freshly read registry.
+    with registry_lock(ctx.stores):
+        store = open_store(ctx.stores)
+        store.apply([entity, view])
+        with contextlib.redirect_stdout(sys.stderr):  # Feast prints progress; stdout stays for results
+            store.materialize(start_date=start, end_date=end, feature_views=[view.name])
+        joined = store.get_historical_features(entity_df=entity_rows, features=references).to_df()
     # Feast neither keeps row order nor integer types: restore both.
     training = joined.sort_values("entity_id").reset_index(drop=True)
     columns = ["entity_id", "event_timestamp", *ctx.deliverable.feature_names, target, "split"]

@@ -30,6 +30,8 @@ def configure_environment():
     stores = Stores.from_env()
     for key, value in {**QUIET_TELEMETRY, **stores.service_environment()}.items():
         os.environ.setdefault(key, value)
+    # Prefect creates its home but not the folders above it: in a fresh clone .s2p/ does not exist yet
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     return stores
 

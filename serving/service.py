@@ -52,7 +52,14 @@ Features = create_model(
 
 
 #: What the model answers, by task: a value, a class, a cluster id, or a vector of components.
-OUTPUT = {"regression": float, "classification": int, "clustering": int, "decomposition": list[float]}[SPEC["task"]]
+OUTPUT = {
+    "regression": float,
+    "classification": int,
+    "clustering": int,
+    "decomposition": list[float],
+    "encoding": list[int],
+    "retrieval": list[int],
+}[SPEC["task"]]
 Prediction = create_model(
     "Prediction",
     id=(int, Field(description="quote it in POST /feedback when the true value is known")),
@@ -124,6 +131,8 @@ class Predictor:
 
     def _predict(self, who: str, X: np.ndarray) -> list:
         model = self.models[who][0]
+        if SPEC["task"] in ("encoding", "retrieval"):  # token ids, row ids: integers by construction
+            return [[int(token) for token in ids] for ids in model.transform(X)]
         values = model.transform(X) if SPEC["task"] == "decomposition" else model.predict(X)
         if not np.isfinite(np.asarray(values, dtype=float)).all():
             raise bentoml.exceptions.InternalServerError(f"the {who} model produced a non-finite prediction")

@@ -161,3 +161,18 @@ def test_processes_opening_a_new_mlflow_database_at_once_do_not_collide(tmp_path
     for process in processes:
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0 and out.strip() == "ok", err[-2000:]
+
+
+def test_features_of_many_deliverables_at_once_keep_every_view(stores):
+    """Feast rewrites its file registry whole: concurrent applies once lost views and read torn files."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    chosen = ["linear_regression", "kmeans", "pca", "naive_bayes"]
+    contexts = [make_context(catalog.get(d), DeliverableParams(size=100), stores) for d in chosen]
+    for ctx in contexts:
+        run_etl(ctx)
+        run_validate(ctx)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run_features, contexts))
+    assert [r.training_rows for r in results] == [100] * 4
+    assert sorted(view.name for view in open_store(stores).list_feature_views()) == sorted(chosen)
