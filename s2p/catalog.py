@@ -334,6 +334,21 @@ CATALOG: tuple[Deliverable, ...] = (
         fit_time_budget=100.0,  # fit stores the vectors; the race is query time (query_ms, the plot)
     ),
     Deliverable(
+        id="tree_structures",
+        phase="DSA",
+        title="Tree structures: a B-tree of order m with disk-style pages, a heap for top-k and beam search",
+        task="regression",
+        source="s2p.sources:diabetes",
+        features=_diabetes_columns(),
+        target=Column("progression", "float", 0, 400, "disease progression one year after baseline"),
+        model="models.phase1.tree_structures:BTreeNeighboursRegressor",
+        reference="s2p.references:single_feature_knn",
+        metrics=("rmse", "mae", "r2"),
+        gate=Gate(metric="rmse", greater_is_better=False),
+        plots=("residuals", "btree_io"),
+        fit_time_budget=100.0,  # Python pages against a C k-d tree: the lesson is the page count
+    ),
+    Deliverable(
         id="pca",
         phase="1",
         title="PCA: via SVD and via eigendecomposition, explained variance, whitening",

@@ -254,3 +254,13 @@ class FaissIndex:
 
     def transform(self, X):
         return self.index_.search(self._vectors(X), self.k)[1]
+
+
+def single_feature_knn(key: int = 0, n_neighbors: int = 5):
+    """scikit-learn's k-nearest-neighbour regression (brute force) on the one column ``key``."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.pipeline import make_pipeline
+
+    column = ColumnTransformer([("key", "passthrough", [key])])
+    return make_pipeline(column, KNeighborsRegressor(n_neighbors=n_neighbors, algorithm="brute"))

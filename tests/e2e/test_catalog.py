@@ -77,8 +77,8 @@ def test_parity_table_covers_every_deliverable(runs, tmp_path):
 
 @pytest.mark.parametrize(
     ("deliverable", "expected"),
-    [("knn", int), ("naive_bayes", int), ("kmeans", int), ("pca", list)],
-    ids=["class", "text", "cluster", "vector"],
+    [("knn", int), ("naive_bayes", int), ("kmeans", int), ("pca", list), ("tokenizer", list), ("knn_search", list)],
+    ids=["class", "text", "cluster", "vector", "tokens", "neighbours"],
 )
 def test_served_models_answer_in_their_tasks_type(runs, deliverable, expected):
     _, base = runs
