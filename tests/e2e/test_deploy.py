@@ -81,6 +81,10 @@ def deployments(api: str) -> list[dict]:
     return httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
 
 
+def deployment_of(api: str, deliverable: str) -> dict:
+    return next(d for d in wait_for(lambda: deployments(api), 120, "deployments") if d["name"] == deliverable)
+
+
 def test_every_deliverable_is_a_deployment_with_its_schedules_and_a_typed_form(deployed):
     from s2p import catalog
 
@@ -103,7 +107,7 @@ def test_every_deliverable_is_a_deployment_with_its_schedules_and_a_typed_form(d
 
 def test_a_run_created_like_the_ui_run_button_completes_with_its_parameters(deployed):
     api, base = deployed
-    deployment = wait_for(lambda: deployments(api), 120, "deployments")[0]
+    deployment = deployment_of(api, "linear_regression")
     parameters = {"deliverable_id": "linear_regression", "task": "train", "size": 150, "force": True}
     created = httpx.post(
         f"{api}/deployments/{deployment['id']}/create_flow_run", json={"parameters": parameters}, timeout=10
@@ -135,7 +139,7 @@ def test_the_deployed_monitor_finds_drift_and_starts_retraining_through_the_depl
     log.append("linear_regression", "1", shifted.to_dict(orient="records"), [150.0] * 60, 1.0)
     log.close()
 
-    deployment = deployments(api)[0]
+    deployment = deployment_of(api, "linear_regression")
     created = httpx.post(
         f"{api}/deployments/{deployment['id']}/create_flow_run",
         json={"parameters": {"deliverable_id": "linear_regression", "task": "monitor"}},

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from pipeline.context import load_context
+from s2p import catalog
 from scheduler.executor import StepsFailed
 from serving.inference_log import InferenceLog
 from tests.conftest import ROOT, served
@@ -240,13 +241,15 @@ def test_the_syllabus_flow_runs_a_phase_and_publishes_its_report(first_run):
 
     from flows.deliverable import syllabus_flow
 
-    summaries = syllabus_flow(selection="1")
-    assert list(summaries) == ["linear_regression"]
-    assert set(summaries["linear_regression"]["steps"].values()) == {"completed"}
+    summaries = syllabus_flow(selection="DSA")  # the four deliverables of the DSA interlude, two at a time
+    assert list(summaries) == [d.id for d in catalog.select("DSA")] and len(summaries) == 4
+    assert all(set(summary["steps"].values()) == {"completed"} for summary in summaries.values())
     with get_client(sync_client=True) as client:
-        steps = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["syllabus-1-steps"])))
-        dag = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["syllabus-1-dag"])))
+        steps, dag = (
+            client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"syllabus-dsa-{kind}"])))
+            for kind in ("steps", "dag")
+        )
     rows = json.loads(steps[0].data) if isinstance(steps[0].data, str) else steps[0].data
-    assert {row["step"] for row in rows} >= {"linear_regression.etl", "linear_regression.package"}
+    assert {row["step"] for row in rows} >= {"tokenizer.etl", "knn_search.package"}
     assert {row["state"] for row in rows} == {"completed"}
-    assert "graph TD" in dag[0].data and "linear_regression.train" in dag[0].data
+    assert "graph TD" in dag[0].data and "text_similarity.train" in dag[0].data
