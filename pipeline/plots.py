@@ -324,7 +324,7 @@ def corpus_duplicates(data: PlotData):
 
     from rapidfuzz import fuzz, process
 
-    from models.phase1.text_similarity import find_near_duplicates
+    from models.dsa.text_similarity import find_near_duplicates
 
     threshold = data.models["ours"].threshold_
     corpus, truth = [], set()
@@ -445,7 +445,7 @@ def btree_io(data: PlotData):
 
     from sortedcontainers import SortedList
 
-    from models.phase1.tree_structures import BTree
+    from models.dsa.tree_structures import BTree
 
     rng = np.random.default_rng(data.seed)
     keys = rng.permutation(20_000).tolist()

@@ -143,7 +143,7 @@ class FuzzyDuplicateDetector:
         import numpy as np
         from rapidfuzz import fuzz
 
-        from models.phase1.text_similarity import pairs
+        from models.dsa.text_similarity import pairs
 
         scorer = getattr(fuzz, self.scorer)
         return np.array([scorer(a.lower(), b.lower()) / 100.0 for a, b in pairs(X)])
@@ -151,7 +151,7 @@ class FuzzyDuplicateDetector:
     def fit(self, X, y):
         import numpy as np
 
-        from models.phase1.text_similarity import best_threshold
+        from models.dsa.text_similarity import best_threshold
 
         self.classes_ = np.array([0, 1])
         labels = np.asarray(y).ravel()

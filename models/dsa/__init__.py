@@ -1,0 +1,1 @@
+"""The DSA interlude: string algorithms, tokenization, nearest-neighbour search, tree structures."""
