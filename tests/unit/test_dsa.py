@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from models.phase1 import text_similarity as ts
+from models.dsa import text_similarity as ts
 from s2p.sources import corrupt
 
 texts = st.text(alphabet="abcde ", max_size=70)
@@ -165,7 +165,7 @@ def test_custom_metric_callable_and_refusals():
 
 
 def test_external_search_reads_one_block_at_a_time(tmp_path, monkeypatch):
-    from models.phase1 import knn_search
+    from models.dsa import knn_search
 
     rng = np.random.default_rng(3)
     points, queries = rng.normal(size=(1000, 4)), rng.normal(size=(10, 4))
