@@ -114,7 +114,13 @@ def _load(model_ref) -> object:
         return pickle.load(handle)
 
 
-@bentoml.service(name=SPEC["bento_name"], traffic={"timeout": 30}, threads=4, workers=SERVING["workers"])
+@bentoml.service(
+    name=SPEC["bento_name"],
+    traffic={"timeout": 30},
+    threads=4,
+    workers=SERVING["workers"],
+    logging={"access": {"enabled": bool(SERVING.get("access_log", False))}},
+)
 class Predictor:
     model_ref = bentoml.models.BentoModel(SPEC["model_tag"])
     if CHALLENGER:
