@@ -397,28 +397,13 @@ def tokens_per_text(data: PlotData):
 def recall_latency(data: PlotData):
     """Recall@k against milliseconds per query: our three algorithms, scikit-learn's and faiss's."""
     from sklearn.base import clone
-    from sklearn.neighbors import NearestNeighbors
 
     from s2p import metrics
-    from s2p.references import FaissIndex
+    from s2p.references import FaissIndex, SklearnNeighbourIndex
 
     ours = data.models["ours"]
-
-    class SklearnIndex:  # NearestNeighbors answering like the others
-        def __init__(self, algorithm):
-            self.k, self.metric = ours.k, ours.metric
-            self.inner = NearestNeighbors(n_neighbors=ours.k, metric=ours.metric, algorithm=algorithm)
-
-        def fit(self, X):
-            self.X_fit_ = X
-            self.inner.fit(X)
-            return self
-
-        def transform(self, X):
-            return self.inner.kneighbors(X)[1]
-
     candidates = {f"ours {a}": clone(ours).set_params(algorithm=a) for a in ("brute", "ball_tree", "external")}
-    candidates |= {f"sklearn {a}": SklearnIndex(a) for a in ("brute", "ball_tree")}
+    candidates |= {f"sklearn {a}": SklearnNeighbourIndex(ours.k, ours.metric, a) for a in ("brute", "ball_tree")}
     candidates |= {f"faiss {i}": FaissIndex(ours.k, ours.metric, index=i) for i in ("flat", "hnsw")}
     table = {}
     for label, index in candidates.items():

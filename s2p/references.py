@@ -264,3 +264,22 @@ def single_feature_knn(key: int = 0, n_neighbors: int = 5):
 
     column = ColumnTransformer([("key", "passthrough", [key])])
     return make_pipeline(column, KNeighborsRegressor(n_neighbors=n_neighbors, algorithm="brute"))
+
+
+class SklearnNeighbourIndex:
+    """scikit-learn's NearestNeighbors answering like NeighbourIndex: the ids of the k nearest."""
+
+    def __init__(self, k: int = 10, metric: str = "euclidean", algorithm: str = "auto"):
+        self.k = k
+        self.metric = metric
+        self.algorithm = algorithm
+
+    def fit(self, X, y=None):
+        from sklearn.neighbors import NearestNeighbors
+
+        self.X_fit_ = X
+        self.index_ = NearestNeighbors(n_neighbors=self.k, metric=self.metric, algorithm=self.algorithm).fit(X)
+        return self
+
+    def transform(self, X):
+        return self.index_.kneighbors(X)[1]
