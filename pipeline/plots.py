@@ -259,12 +259,13 @@ def penalty_ablation(data: PlotData):
 
 def dropout_ablation(data: PlotData):
     """A small NumPy network with dropout: held-out RMSE over the dropout rate."""
-    from models.phase1.regularization import DropoutMLPRegressor
+    from models.phase1.mlp import MLPRegressor
 
     rates = [0.0, 0.1, 0.2, 0.3, 0.5]
     rows = []
     for rate in rates:
-        net = DropoutMLPRegressor(dropout=rate, random_state=data.seed).fit(data.X_train, data.y_train)
+        net = MLPRegressor(hidden=64, activation="relu", dropout=rate, random_state=data.seed)
+        net.fit(data.X_train, data.y_train)
         train, test = (float(np.sqrt(np.mean((net.predict(X) - y) ** 2))) for X, y in
                        ((data.X_train, data.y_train), (data.X_test, data.y_test)))  # fmt: skip
         rows.append({"dropout": rate, "train_rmse": train, "test_rmse": test})

@@ -325,7 +325,7 @@ CATALOG: tuple[Deliverable, ...] = (
         source="s2p.sources:diabetes",
         features=_diabetes_columns(),
         target=Column("progression", "float", 0, 400, "disease progression one year after baseline"),
-        model="models.phase1.optimizers:MLPRegressor",
+        model="models.phase1.mlp:MLPRegressor",
         reference="s2p.references:TorchMLPRegressor",
         metrics=("rmse", "mae", "r2"),
         gate=Gate(metric="rmse", greater_is_better=False),

@@ -50,7 +50,7 @@ def text_linear_svc(C: float = 1.0, min_df: int = 1, **params):
 
 
 class TorchMLPRegressor:
-    """The same network as models.phase1.optimizers.MLPRegressor (same initial weights for the same
+    """The same network as models.phase1.mlp.MLPRegressor (same initial weights for the same
     seed, same batches), built from torch.nn and trained by torch.optim: the optimizers' reference."""
 
     def __init__(self, optimizer="adam", learning_rate=0.01, hidden=32, batch_size=32, max_epochs=200,
@@ -88,7 +88,7 @@ class TorchMLPRegressor:
         import torch
 
         from models.base import Standardizer
-        from models.phase1.optimizers import init_mlp
+        from models.phase1.mlp import init_mlp
 
         X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
         self._scale, self._y_mean, self._y_std = Standardizer(X), float(y.mean()), float(max(y.std(), 1e-12))

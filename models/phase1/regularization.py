@@ -1,5 +1,5 @@
-"""Regularization from scratch: ridge (closed form and gradient descent), lasso (coordinate descent
-with soft-thresholding), and dropout in a small NumPy network.
+"""Regularization from scratch: ridge (closed form and gradient descent) and lasso (coordinate
+descent with soft-thresholding). Dropout is a parameter of the small network in models.phase1.mlp.
 
 Ridge minimizes ``||y - Xw - b||^2 + alpha ||w||^2`` and lasso ``||y - Xw - b||^2 / (2n) +
 alpha ||w||_1``, scikit-learn's objectives, with an unpenalized intercept (both centre the data).
@@ -11,7 +11,6 @@ import numpy as np
 from sklearn.base import RegressorMixin
 
 from models.base import EpochTrainable, Standardizer, require_fitted, validate_xy
-from models.phase1.optimizers import Optimizer
 
 
 class _Linear(RegressorMixin, EpochTrainable):
@@ -139,69 +138,3 @@ class Lasso(_Linear):
         self.n_epochs_ = len(self.loss_history_)
         for name in ("_n", "_gram", "_xty", "_c", "_yty", "_w", "_change"):
             delattr(self, name)
-
-
-class DropoutMLPRegressor(RegressorMixin, EpochTrainable):
-    """One hidden ReLU layer with inverted dropout (units kept with probability 1 - dropout and
-    scaled by 1 / (1 - dropout) in training; the full network at prediction), trained by
-    mini-batch Adam (models.phase1.optimizers) on standardized inputs and target."""
-
-    def __init__(self, hidden: int = 64, dropout: float = 0.2, learning_rate: float = 0.01,
-                 max_epochs: int = 200, batch_size: int = 32, tol: float = 0.0,
-                 random_state: int | None = None):  # fmt: skip
-        self.hidden = hidden
-        self.dropout = dropout
-        self.learning_rate = learning_rate
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.tol = tol
-        self.random_state = random_state
-
-    def _init_state(self, X, y) -> None:
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
-        self._x_scale, self._y_mean, self._y_std = Standardizer(X), y.mean(), max(y.std(), 1e-12)
-        init = np.random.default_rng(self.random_state)
-        d = X.shape[1]
-        self.params_ = {
-            "W1": init.normal(0, np.sqrt(2 / d), (d, self.hidden)), "b1": np.zeros(self.hidden),
-            "W2": init.normal(0, np.sqrt(1 / self.hidden), (self.hidden, 1)), "b2": np.zeros(1),
-        }  # fmt: skip
-        self._optimizer = Optimizer("adam", self.learning_rate)
-        self.n_features_in_ = d
-        self.loss_history_ = []
-
-    def _forward(self, Z, mask=None):
-        hidden = np.maximum(Z @ self.params_["W1"] + self.params_["b1"], 0.0)
-        if mask is not None:
-            hidden = hidden * mask
-        return hidden, hidden @ self.params_["W2"] + self.params_["b2"]
-
-    def _run_epoch(self, X, y, rng) -> float:
-        Z, target = self._x_scale(X), ((y - self._y_mean) / self._y_std)[:, None]
-        order = rng.permutation(len(Z))
-        for start in range(0, len(Z), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            keep = 1.0 - self.dropout
-            mask = (rng.random((len(rows), self.hidden)) < keep) / keep
-            hidden, output = self._forward(Z[rows], mask)
-            error = 2 * (output - target[rows]) / len(rows)
-            grad_hidden = (error @ self.params_["W2"].T) * (hidden > 0) * mask
-            grads = {"W2": hidden.T @ error, "b2": error.sum(0)}
-            grads |= {"W1": Z[rows].T @ grad_hidden, "b1": grad_hidden.sum(0)}
-            self._optimizer.step(self.params_, grads)
-        _, output = self._forward(Z)
-        return float(np.mean((output - target) ** 2))
-
-    def _converged(self) -> bool:
-        return False  # a fixed number of epochs: dropout's noisy loss would stop a tolerance early
-
-    def _finish(self) -> None:
-        self.n_epochs_ = len(self.loss_history_)
-        del self._optimizer
-
-    def predict(self, X) -> np.ndarray:
-        require_fitted(self, "params_")
-        X, _ = validate_xy(X)
-        _, output = self._forward(self._x_scale(X))
-        return output[:, 0] * self._y_std + self._y_mean

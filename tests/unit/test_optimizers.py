@@ -5,6 +5,7 @@ import pytest
 import torch
 from sklearn import datasets
 
+from models.phase1 import mlp
 from models.phase1 import optimizers as o
 from s2p.references import TorchMLPRegressor
 
@@ -56,24 +57,24 @@ def test_every_step_equals_torch_optim(kind, ours, theirs, lr):
 def test_a_small_network_trains_exactly_as_in_torch(kind):
     X, y = datasets.load_diabetes(return_X_y=True)
     settings = {"optimizer": kind, "learning_rate": 0.01, "hidden": 8, "max_epochs": 5, "random_state": 3}
-    ours = o.MLPRegressor(**settings).fit(X, y)
+    ours = mlp.MLPRegressor(**settings).fit(X, y)
     theirs = TorchMLPRegressor(**settings).fit(X, y)
     np.testing.assert_allclose(ours.predict(X), theirs.predict(X), atol=1e-6)
 
 
 def test_backpropagation_matches_finite_differences():
     rng = np.random.default_rng(0)
-    params = o.init_mlp(3, 4, rng)
+    params = mlp.init_mlp(3, 4, rng)
     Z, target = rng.normal(size=(10, 3)), rng.normal(size=(10, 1))
-    _, grads = o.mlp_loss_and_gradients(params, Z, target)
+    _, grads = mlp.mlp_loss_and_gradients(params, Z, target)
     for name, value in params.items():
         numeric = np.zeros_like(value)
         for index in np.ndindex(value.shape):
             saved = value[index]
             value[index] = saved + 1e-6
-            up = o.mlp_loss_and_gradients(params, Z, target)[0]
+            up = mlp.mlp_loss_and_gradients(params, Z, target)[0]
             value[index] = saved - 1e-6
-            down = o.mlp_loss_and_gradients(params, Z, target)[0]
+            down = mlp.mlp_loss_and_gradients(params, Z, target)[0]
             value[index] = saved
             numeric[index] = (up - down) / 2e-6
         np.testing.assert_allclose(grads[name], numeric, atol=1e-6)
@@ -90,3 +91,21 @@ def test_adaptive_methods_cope_with_ill_conditioning_where_gd_must_crawl():
 def test_unknown_optimizer_is_refused_by_name():
     with pytest.raises(ValueError, match="optimizer must be one of"):
         o.Optimizer("lion", 0.1)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_backpropagation_through_a_dropout_mask_matches_finite_differences(activation):
+    rng = np.random.default_rng(1)
+    params = mlp.init_mlp(3, 5, rng, activation)
+    Z, target = rng.normal(size=(8, 3)), rng.normal(size=(8, 1))
+    mask = (rng.random((8, 5)) < 0.6) / 0.6
+    _, grads = mlp.mlp_loss_and_gradients(params, Z, target, activation, mask)
+    for name, value in params.items():
+        for index in np.ndindex(value.shape):
+            saved = value[index]
+            value[index] = saved + 1e-6
+            up = mlp.mlp_loss_and_gradients(params, Z, target, activation, mask)[0]
+            value[index] = saved - 1e-6
+            down = mlp.mlp_loss_and_gradients(params, Z, target, activation, mask)[0]
+            value[index] = saved
+            assert grads[name][index] == pytest.approx((up - down) / 2e-6, abs=1e-6)

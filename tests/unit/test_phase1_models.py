@@ -18,10 +18,11 @@ from models.phase1.kmeans import KMeans
 from models.phase1.knn import KNeighborsClassifier
 from models.phase1.linear_svm import TextLinearSVM
 from models.phase1.logistic_regression import LogisticRegression
+from models.phase1.mlp import MLPRegressor
 from models.phase1.naive_bayes import GaussianNB, TextNaiveBayes
 from models.phase1.pca import PCA
 from models.phase1.random_forest import RandomForestClassifier
-from models.phase1.regularization import DropoutMLPRegressor, Lasso, Ridge
+from models.phase1.regularization import Lasso, Ridge
 from s2p import catalog
 from s2p.imports import import_object
 
@@ -245,14 +246,14 @@ def test_lasso_coordinate_descent_matches_scikit_learn_and_zeros_coefficients():
 
 def test_dropout_is_active_in_training_and_off_at_prediction():
     X, y = datasets.load_diabetes(return_X_y=True)
-    net = DropoutMLPRegressor(dropout=0.5, max_epochs=30, random_state=0).fit(X, y)
+    net = MLPRegressor(hidden=64, activation="relu", dropout=0.5, max_epochs=30, random_state=0).fit(X, y)
     np.testing.assert_array_equal(net.predict(X), net.predict(X))  # no dropout at inference
-    plain = DropoutMLPRegressor(dropout=0.0, max_epochs=30, random_state=0).fit(X, y)
+    plain = MLPRegressor(hidden=64, activation="relu", dropout=0.0, max_epochs=30, random_state=0).fit(X, y)
     assert not np.allclose(net.predict(X), plain.predict(X))
     train_error = lambda model: np.mean((model.predict(X) - y) ** 2)  # noqa: E731
     assert train_error(net) > train_error(plain)  # dropout regularizes: a worse fit of the training set
     with pytest.raises(ValueError, match="dropout"):
-        DropoutMLPRegressor(dropout=1.0).fit(X, y)
+        MLPRegressor(dropout=1.0).fit(X, y)
 
 
 def test_same_seed_same_model_bytes():
