@@ -6,6 +6,8 @@ so their reference is the same model behind a StandardScaler.
 
 from __future__ import annotations
 
+from sklearn.base import BaseEstimator  # get_params / set_params from __init__, so clone() works
+
 
 def scaled_logistic_regression(**params):
     from sklearn.linear_model import LogisticRegression
@@ -49,7 +51,7 @@ def text_linear_svc(C: float = 1.0, min_df: int = 1, **params):
     return make_pipeline(_text_column(), CountVectorizer(min_df=min_df), Normalizer(), svc)
 
 
-class TorchMLPRegressor:
+class TorchMLPRegressor(BaseEstimator):
     """The same network as models.phase1.mlp.MLPRegressor (same initial weights for the same
     seed, same batches), built from torch.nn and trained by torch.optim: the optimizers' reference."""
 
@@ -61,15 +63,6 @@ class TorchMLPRegressor:
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.random_state = random_state
-
-    def get_params(self, deep=True):
-        names = ("optimizer", "learning_rate", "hidden", "batch_size", "max_epochs", "random_state")
-        return {name: getattr(self, name) for name in names}
-
-    def set_params(self, **params):
-        for name, value in params.items():
-            setattr(self, name, value)
-        return self
 
     def _optimizer(self, parameters):
         import torch
@@ -124,20 +117,12 @@ class TorchMLPRegressor:
         return output.numpy()[:, 0] * self._y_std + self._y_mean
 
 
-class FuzzyDuplicateDetector:
+class FuzzyDuplicateDetector(BaseEstimator):
     """rapidfuzz's ``fuzz.ratio`` (indel similarity, in C++) with the same learned threshold as ours."""
 
     def __init__(self, scorer: str = "ratio", threshold: float | None = None):
         self.scorer = scorer
         self.threshold = threshold
-
-    def get_params(self, deep=True):
-        return {"scorer": self.scorer, "threshold": self.threshold}
-
-    def set_params(self, **params):
-        for name, value in params.items():
-            setattr(self, name, value)
-        return self
 
     def scores(self, X):
         import numpy as np
@@ -162,19 +147,11 @@ class FuzzyDuplicateDetector:
         return (self.scores(X) >= self.threshold_).astype("int64")
 
 
-class HuggingFaceBPE:
+class HuggingFaceBPE(BaseEstimator):
     """Hugging Face ``tokenizers`` byte-level BPE (Rust), trained on the same texts and vocabulary size."""
 
     def __init__(self, vocab_size: int = 1000):
         self.vocab_size = vocab_size
-
-    def get_params(self, deep=True):
-        return {"vocab_size": self.vocab_size}
-
-    def set_params(self, **params):
-        for name, value in params.items():
-            setattr(self, name, value)
-        return self
 
     def fit(self, X, y=None):
         from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -209,7 +186,7 @@ class HuggingFaceBPE:
         return np.array([self.tokenizer_.decode(list(ids)) for ids in encoded], dtype=object)
 
 
-class FaissIndex:
+class FaissIndex(BaseEstimator):
     """faiss (C++): an exact flat index, or HNSW (approximate), answering with the k nearest ids."""
 
     def __init__(self, k: int = 10, metric: str = "euclidean", index: str = "flat", hnsw_neighbors: int = 32):
@@ -217,14 +194,6 @@ class FaissIndex:
         self.metric = metric
         self.index = index
         self.hnsw_neighbors = hnsw_neighbors
-
-    def get_params(self, deep=True):
-        return {"k": self.k, "metric": self.metric, "index": self.index, "hnsw_neighbors": self.hnsw_neighbors}
-
-    def set_params(self, **params):
-        for name, value in params.items():
-            setattr(self, name, value)
-        return self
 
     def _vectors(self, X):
         import numpy as np
@@ -266,7 +235,7 @@ def single_feature_knn(key: int = 0, n_neighbors: int = 5):
     return make_pipeline(column, KNeighborsRegressor(n_neighbors=n_neighbors, algorithm="brute"))
 
 
-class SklearnNeighbourIndex:
+class SklearnNeighbourIndex(BaseEstimator):
     """scikit-learn's NearestNeighbors answering like NeighbourIndex: the ids of the k nearest."""
 
     def __init__(self, k: int = 10, metric: str = "euclidean", algorithm: str = "auto"):

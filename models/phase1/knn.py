@@ -1,7 +1,7 @@
 """k-nearest neighbours from scratch: vectorized brute force and a KD-tree, uniform or distance votes.
 
-    algorithm="brute"    all query-to-training distances at once, ||a||^2 - 2 a.b + ||b||^2, in
-                         chunks, and the k smallest by argpartition
+    algorithm="brute"    all query-to-training distances, a block of queries at a time
+                         (models.dsa.knn_search.brute_force, shared with the search deliverable)
     algorithm="kd_tree"  a KD-tree split at the median of the widest dimension, searched depth
                          first with the nearer child first and a k-best heap, pruning every
                          box farther than the current k-th distance
@@ -117,20 +117,9 @@ class KNeighborsClassifier(ClassifierMixin, EpochTrainable):
         if self._tree is not None:
             found = [self._tree.query(row, k) for row in X]
             return np.array([d for d, _ in found]), np.array([i for _, i in found])
-        train_norms = (self._X**2).sum(axis=1)
-        distances, indices = [], []
-        for start in range(0, len(X), 1024):  # bounded memory: 1024 x n_train distances at a time
-            chunk = X[start : start + 1024]
-            squared = (chunk**2).sum(axis=1)[:, None] - 2.0 * chunk @ self._X.T + train_norms
-            squared = np.maximum(squared, 0.0)
-            nearest = np.argpartition(squared, k - 1, axis=1)[:, :k] if k < len(self._X) else np.tile(
-                np.arange(len(self._X)), (len(chunk), 1))  # fmt: skip
-            rows = np.arange(len(chunk))[:, None]
-            order = np.lexsort((nearest, squared[rows, nearest]))  # by distance, then index
-            nearest = nearest[rows, order]
-            distances.append(np.sqrt(squared[rows, nearest]))
-            indices.append(nearest)
-        return np.concatenate(distances), np.concatenate(indices)
+        from models.dsa.knn_search import brute_force  # the shared search: chunked, ties to the smaller index
+
+        return brute_force(self._X, X, k)
 
     def predict_proba(self, X) -> np.ndarray:
         distances, indices = self.kneighbors(X)

@@ -50,6 +50,8 @@ def test_every_model_follows_scikit_learns_conventions(deliverable):
     model = import_object(deliverable.model)()
     copy = clone(model)
     assert copy.get_params() == model.get_params() and copy is not model
+    reference = import_object(deliverable.reference)()  # the reference too: parity and plots clone it
+    assert repr(clone(reference)) == repr(reference)  # the same parameters, nested ones included
     if deliverable.task in ("regression", "classification"):
         scores = cross_val_score(copy, X, y, cv=KFold(3, shuffle=True, random_state=0))
         assert np.all(np.isfinite(scores))
