@@ -52,8 +52,12 @@ class EpochTrainable(BaseEstimator):
         self.loss_history_.append(loss)
         return loss
 
+    def _validate(self, X, y) -> tuple[np.ndarray, np.ndarray]:
+        """The data as ``fit`` trains on it: 2-D float X and 1-D y unless a model reads other shapes."""
+        return validate_xy(X, y)
+
     def fit(self, X, y):
-        X, y = validate_xy(X, y)
+        X, y = self._validate(X, y)
         rng = np.random.default_rng(self.random_state)
         self._init_state(X, y)
         for _ in range(self.max_epochs):

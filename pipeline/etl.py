@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.context import RunContext
+from s2p import tensors
 from s2p.files import write_parquet
 from s2p.sources import DataError, load, read_table
 
@@ -47,11 +48,13 @@ def build_dataset(
     keep = columns + [column for column in ("entity_id", "event_timestamp") if column in raw.columns]
     frame = raw[keep].copy()
     for column in columns:  # values of mixed types cannot be stored: keep them as text for validation to judge
-        if frame[column].dtype == object and frame[column].map(type).nunique() > 1:
+        kinds = frame[column].map(lambda v: "array" if _is_array(v) else type(v).__name__)
+        if frame[column].dtype == object and kinds.nunique() > 1:
             frame[column] = frame[column].astype(str)
-    before = len(frame)
-    frame = frame.drop_duplicates().reset_index(drop=True)
-    duplicates = before - len(frame)
+    arrays = [c for c in columns if frame[c].dtype == object and frame[c].map(_is_array).any()]
+    repeated = frame.assign(**{c: tensors.hashable(frame[c]) for c in arrays}).duplicated()
+    frame = frame[~repeated].reset_index(drop=True)
+    duplicates = int(repeated.sum())
     rng = np.random.default_rng(seed)
     if size is not None and size < len(frame):
         frame = frame.iloc[np.sort(rng.choice(len(frame), size=size, replace=False))].reset_index(drop=True)
@@ -67,6 +70,10 @@ def build_dataset(
     split[rng.permutation(len(frame))[:n_test]] = "test"
     frame["split"] = split
     return frame[list(KEY_COLUMNS[:2]) + columns + ["split"]], duplicates
+
+
+def _is_array(value) -> bool:
+    return isinstance(value, (list, tuple, np.ndarray))
 
 
 def _utc_timestamps(values: pd.Series) -> pd.Series:

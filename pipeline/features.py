@@ -27,8 +27,23 @@ class FeaturesResult:
     training_set: str
 
 
+def feast_fields(deliverable: Deliverable) -> list[tuple[str, str]]:
+    """(name, dtype) of what Feast holds: each feature column, or for a tensor column (an image, a
+    sequence) its per-sample metadata; the arrays stay in the DVC-versioned dataset file."""
+    from s2p.tensors import METADATA
+
+    fields = []
+    for column in deliverable.features:
+        if column.dtype == "tensor":
+            fields += [(f"{column.name}_{stat}", "float") for stat in METADATA]
+        else:
+            fields.append((column.name, column.dtype))
+    return fields
+
+
 def feature_objects(deliverable: Deliverable, name: str, dataset: Path):
-    """The Feast entity and feature view of one run key, read from its validated dataset."""
+    """The Feast entity and feature view of one run key, read from its validated dataset
+    (or, with tensor columns, from its per-sample metadata)."""
     from feast import Entity, FeatureView, Field, FileSource
     from feast.types import Float64, Int64, String
     from feast.value_type import ValueType
@@ -40,7 +55,7 @@ def feature_objects(deliverable: Deliverable, name: str, dataset: Path):
         name=name,
         entities=[entity],
         ttl=timedelta(0),  # features never expire: the datasets are static snapshots
-        schema=[Field(name=column.name, dtype=dtypes[column.dtype]) for column in deliverable.features],
+        schema=[Field(name=field, dtype=dtypes[dtype]) for field, dtype in feast_fields(deliverable)],
         source=source,
         online=True,
         tags={"deliverable": deliverable.id, "phase": deliverable.phase},
@@ -73,12 +88,28 @@ def registry_lock(stores: Stores):
     return file_lock(stores.feast_registry.with_name(stores.feast_registry.name + ".lock"))
 
 
+def offline_source(ctx: RunContext, dataset: pd.DataFrame) -> Path:
+    """The file Feast reads: the dataset itself, or the per-sample metadata of its tensor columns."""
+    from s2p.tensors import metadata
+
+    d = ctx.deliverable
+    if not d.tensor_columns:
+        return ctx.paths.dataset
+    fields = [name for name, _ in feast_fields(d)]
+    frame = dataset[["entity_id", "event_timestamp"]].copy()
+    for column in d.features:
+        frame = frame.join(metadata(dataset[column.name], column.name) if column.dtype == "tensor" else dataset[column.name])
+    write_parquet(ctx.paths.sample_metadata, frame[["entity_id", "event_timestamp", *fields]])
+    return ctx.paths.sample_metadata
+
+
 def run_features(ctx: RunContext) -> FeaturesResult:
+    d = ctx.deliverable
     dataset = pd.read_parquet(ctx.paths.dataset)
-    entity, view = feature_objects(ctx.deliverable, ctx.run_key, ctx.paths.dataset)
-    target = ctx.deliverable.target.name
-    entity_rows = dataset[["entity_id", "event_timestamp", target, "split"]]
-    references = [f"{view.name}:{name}" for name in ctx.deliverable.feature_names]
+    entity, view = feature_objects(d, ctx.run_key, offline_source(ctx, dataset))
+    fields = [name for name, _ in feast_fields(d)]
+    entity_rows = dataset[["entity_id", "event_timestamp"]]
+    references = [f"{view.name}:{name}" for name in fields]
     start = dataset["event_timestamp"].min().to_pydatetime()
     end = dataset["event_timestamp"].max().to_pydatetime() + timedelta(seconds=1)
     # Feast's file registry is read, changed and rewritten whole: two runs applying at once lose each
@@ -89,11 +120,14 @@ def run_features(ctx: RunContext) -> FeaturesResult:
         with contextlib.redirect_stdout(sys.stderr):  # Feast prints progress; stdout stays for results
             store.materialize(start_date=start, end_date=end, feature_views=[view.name])
         joined = store.get_historical_features(entity_df=entity_rows, features=references).to_df()
-    # Feast neither keeps row order nor integer types: restore both.
-    training = joined.sort_values("entity_id").reset_index(drop=True)
-    columns = ["entity_id", "event_timestamp", *ctx.deliverable.feature_names, target, "split"]
-    training = training[columns]
-    if len(training) != len(dataset) or training[ctx.deliverable.feature_names].isna().any().any():
+    # Feast neither keeps row order nor integer types: restore both. What Feast does not hold (the
+    # target, the split, the arrays of tensor columns) joins from the dataset by entity id.
+    carried = [c for c in dataset.columns if c not in (*fields, "event_timestamp")]
+    training = joined[["entity_id", "event_timestamp", *fields]].merge(dataset[carried], on="entity_id")
+    training = training.sort_values("entity_id").reset_index(drop=True)
+    extra = [name for name in fields if name not in d.feature_names]  # tensor metadata
+    training = training[["entity_id", "event_timestamp", *d.feature_names, *extra, d.target.name, "split"]]
+    if len(training) != len(dataset) or training[fields].isna().any().any():
         raise RuntimeError(
             f"Feast returned {len(training)} of {len(dataset)} rows or missing feature values for {view.name}"
         )

@@ -1,18 +1,44 @@
-"""What a model's output is, by task: the one place that knows regression from clustering.
+"""What a model reads and answers, by task: the one place that knows regression from clustering.
 
-Evaluation, the registry's champion gate, the monitor and the served model all ask ``outputs``
-for a model's answer to rows of features, and ``answer`` for its JSON form.
+Training, evaluation, the registry's champion gate, the monitor and the served model all ask
+``inputs`` for the array a model reads from rows of features, ``outputs`` for its answer to them,
+and ``answer`` for the JSON form of one answer.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from s2p.catalog import Deliverable
+from s2p.catalog import Column, Deliverable
+from s2p.tensors import stack
+
+
+def inputs(deliverable: Deliverable, rows: pd.DataFrame) -> np.ndarray:
+    """Feature columns as the model reads them: floats (n, features), texts as objects, or the
+    arrays of a tensor column as (n, *shape)."""
+    return values(deliverable.features, rows)
+
+
+def values(columns: tuple[Column, ...], rows: pd.DataFrame) -> np.ndarray:
+    tensor = [column for column in columns if column.dtype == "tensor"]
+    if tensor:  # the catalog declares a tensor column alone
+        return stack(rows[tensor[0].name], tensor[0].shape)
+    text = any(column.dtype == "text" for column in columns)
+    return rows[[column.name for column in columns]].to_numpy(dtype=object if text else np.float64)
+
+
+def targets(deliverable: Deliverable, rows: pd.DataFrame) -> np.ndarray:
+    """The target as the model fits it: classes stay integers, a tensor target is (n, *shape)."""
+    target = deliverable.target
+    if target.dtype == "tensor":
+        return stack(rows[target.name], target.shape)
+    return rows[target.name].to_numpy(dtype=np.int64 if target.dtype == "int" else np.float64)
 
 
 def outputs(deliverable: Deliverable, model, X: np.ndarray) -> np.ndarray:
-    """The model's answer for each row: a value, a class, a cluster id, or a vector of components."""
+    """The model's answer for each row: a value, a class, a cluster id, a vector of components, or
+    what it generates (a text, an image, a sequence)."""
     if deliverable.task in ("decomposition", "encoding", "retrieval"):
         return model.transform(X)
     if deliverable.transductive:  # labels only the rows it is fitted on: fit a copy on these rows
@@ -28,6 +54,8 @@ def scalar(deliverable: Deliverable, values: np.ndarray) -> np.ndarray:
         return np.array([len(ids) for ids in values], dtype=np.float64)
     if deliverable.task == "retrieval":  # which indexed row answers first
         return np.array([ids[0] for ids in values], dtype=np.float64)
+    if deliverable.task == "generation":  # how long a text is, how bright an image is
+        return np.array([len(v) if isinstance(v, str) else np.mean(v) for v in values], dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
     return values[:, 0] if values.ndim == 2 else values
 
@@ -38,6 +66,8 @@ def answer(deliverable: Deliverable, value):
         return [float(v) for v in value]
     if deliverable.task in ("encoding", "retrieval"):
         return [int(v) for v in value]
+    if deliverable.task == "generation":
+        return value if isinstance(value, str) else np.asarray(value).tolist()
     if deliverable.task in ("classification", "clustering"):
         return int(value)
     return float(value)

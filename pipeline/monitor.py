@@ -68,10 +68,16 @@ def summarize(snapshot: dict, features: list[str]) -> tuple[float, list[str], bo
 
 
 def as_numbers(frame: pd.DataFrame, deliverable) -> pd.DataFrame:
-    """The frame with each text feature replaced by its length in words: the drift tests compare
-    numbers, and a shift in what users send shows first in how much they send."""
+    """The frame with each text feature replaced by its length in words and each tensor feature by
+    its mean: the drift tests compare numbers, and a shift in what users send shows first in how
+    much they send (how long a text, how bright an image)."""
+    from s2p.tensors import flat
+
     text = [column.name for column in deliverable.features if column.dtype == "text"]
-    return frame.assign(**{name: frame[name].astype(str).str.split().str.len().astype(float) for name in text})
+    tensor = [column.name for column in deliverable.features if column.dtype == "tensor"]
+    words = {name: frame[name].astype(str).str.split().str.len().astype(float) for name in text}
+    means = {name: frame[name].map(lambda value: float(flat(value).mean())) for name in tensor}
+    return frame.assign(**words, **means)
 
 
 def champion_model(ctx: RunContext):
@@ -90,10 +96,10 @@ def quality_drift(ctx: RunContext, model, training: pd.DataFrame, current: pd.Da
     d, gate = ctx.deliverable, ctx.deliverable.gate
     X, y = split_xy(training, d, "test")
     expected = metric_functions.compute([gate.metric], y, kinds.outputs(d, model, X), X, model)[gate.metric]
-    X_live = labeled[d.feature_names].to_numpy(dtype=object if d.has_text else float)
-    y_live = labeled["label"].to_numpy(dtype=np.int64 if d.target.dtype == "int" else float)
+    X_live = kinds.inputs(d, labeled)
+    y_live = kinds.targets(d, labeled.rename(columns={"label": d.target.name}))
     served = labeled[PREDICTION].tolist()
-    served = np.array(served, dtype=object if d.task == "encoding" else None)
+    served = np.array(served, dtype=object if d.task in ("encoding", "generation") else None)
     observed = metric_functions.compute([gate.metric], y_live, served, X_live, model)[gate.metric]
     tolerance = ctx.params.monitor.quality_tolerance
     worse = expected * (1 - tolerance) if gate.greater_is_better else expected * (1 + tolerance)
@@ -126,10 +132,10 @@ def run_monitor(ctx: RunContext) -> DriftResult:
     reference = training[training["split"] == "train"].copy()
     model = champion_model(ctx)
     d = ctx.deliverable
-    rows = reference[features].to_numpy(dtype=object if d.has_text else float)
-    reference[PREDICTION] = kinds.scalar(d, kinds.outputs(d, model, rows))
+    reference[PREDICTION] = kinds.scalar(d, kinds.outputs(d, model, kinds.inputs(d, reference)))
     served = current[PREDICTION].tolist()
-    current = current.assign(**{PREDICTION: kinds.scalar(d, served if d.task == "encoding" else np.array(served))})
+    ragged = d.task in ("encoding", "generation")
+    current = current.assign(**{PREDICTION: kinds.scalar(d, served if ragged else np.array(served))})
     snapshot = drift_report(
         as_numbers(reference, d), as_numbers(current, d), [*features, PREDICTION], settings.drift_share
     )

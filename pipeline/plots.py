@@ -531,6 +531,9 @@ PLOTS: dict[str, Callable[[PlotData], tuple]] = {
         recall_latency, btree_io,
     )
 }  # fmt: skip
+from pipeline.deep_plots import DEEP_PLOTS  # noqa: E402  (they use PlotData, defined above)
+
+PLOTS |= DEEP_PLOTS
 
 
 def draw(names: tuple[str, ...], data: PlotData, folder: Path) -> list[Path]:

@@ -117,6 +117,20 @@ def decide(ctx: RunContext, challenger: float, champion_version, champion: float
     )
 
 
+def log_loss_curves(client, run_id: str, ctx: RunContext) -> None:
+    """Each model's training loss per epoch as an MLflow metric history (the loss curve)."""
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    for who, report in (("ours", ctx.paths.training_report), ("reference", ctx.paths.reference_report)):
+        history = read_json(report).get("loss_history") or []
+        metrics = [Metric(f"{who}_train_loss", float(loss), now, step) for step, loss in enumerate(history)]
+        for start in range(0, len(metrics), 1000):  # MLflow takes at most 1000 metrics per batch
+            client.log_batch(run_id, metrics=metrics[start : start + 1000])
+
+
 def run_register(ctx: RunContext) -> RegistryDecision:
     import mlflow
 
@@ -135,6 +149,7 @@ def run_register(ctx: RunContext) -> RegistryDecision:
         mlflow.log_metrics({f"ours_{k}": v for k, v in evaluation.ours.items()})
         mlflow.log_metrics({f"reference_{k}": v for k, v in evaluation.reference.items()})
         mlflow.log_metrics({f"fit_seconds_{k}": v for k, v in evaluation.fit_seconds.items()})
+        log_loss_curves(client, run.info.run_id, ctx)
         for plot in evaluation.plots:
             mlflow.log_artifact(plot, artifact_path="plots")
         for report in (ctx.paths.validation_report, ctx.paths.training_report, ctx.paths.metrics):
@@ -145,7 +160,7 @@ def run_register(ctx: RunContext) -> RegistryDecision:
             serialization_format="pickle",
             pip_requirements=["numpy", "scikit-learn", "pandas"],
             code_paths=None,
-            input_example=pd.DataFrame(X[:2], columns=d.feature_names),
+            input_example=None if d.tensor_columns else pd.DataFrame(X[:2], columns=d.feature_names),
         )
         version = mlflow.register_model(info.model_uri, ctx.model_name)
         mlflow.set_tags({"s2p.deliverable": d.id, "s2p.promoted": str(promoted), "s2p.reason": reason})

@@ -20,9 +20,10 @@ def export_labeled_window(ctx: RunContext, window: int) -> tuple[Path | None, in
         return None, 0
     labeled = recent[recent["label"].notna()]
     d = ctx.deliverable
-    rows = labeled[d.feature_names].astype({c.name: str if c.dtype == "text" else float for c in d.features})
+    types = {"text": str, "tensor": object, "int": float, "float": float}  # tensors stay arrays
+    rows = labeled[d.feature_names].astype({c.name: types[c.dtype] for c in d.features})
     target = ctx.deliverable.target
-    rows[target.name] = labeled["label"].astype("int64" if target.dtype == "int" else float).to_numpy()
+    rows[target.name] = labeled["label"].astype({"int": "int64", "tensor": object}.get(target.dtype, float)).to_numpy()
     path = ctx.paths.artifacts / "retrain_window.parquet"
     write_parquet(path, rows.reset_index(drop=True))
     return path, len(rows)

@@ -75,12 +75,11 @@ def build_estimator(import_path: str, params: dict[str, Any], seed: int, where: 
 
 
 def split_xy(frame: pd.DataFrame, deliverable, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Features as floats and the target in its declared type (classes stay integers)."""
+    """Features as the model reads them and the target in its declared type (pipeline/kinds.py)."""
+    from pipeline import kinds
+
     part = frame[frame["split"] == split]
-    target = deliverable.target
-    dtype = np.int64 if target.dtype == "int" else np.float64
-    features = part[deliverable.feature_names].to_numpy(dtype=object if deliverable.has_text else np.float64)
-    return features, part[target.name].to_numpy(dtype=dtype)
+    return kinds.inputs(deliverable, part), kinds.targets(deliverable, part)
 
 
 def fingerprint(estimator, X: np.ndarray, y: np.ndarray) -> str:
@@ -177,6 +176,8 @@ def fit_reference(ctx: RunContext) -> TrainResult:
     reference.fit(X, y)
     elapsed = time.perf_counter() - started
     write_pickle(ctx.paths.reference_model, reference)
-    result = TrainResult(d.reference, "cpu", elapsed, 0, 0, None)
+    history = [float(loss) for loss in getattr(reference, "loss_history_", [])]  # a torch reference's epochs
+    device = getattr(reference, "device_", "cpu")
+    result = TrainResult(d.reference, device, elapsed, len(history), 0, history[-1] if history else None, history)
     write_json(ctx.paths.reference_report, result.to_dict())
     return result

@@ -64,22 +64,35 @@ def build_suite(deliverable: Deliverable, min_rows: int):
 
     E = gx.expectations
     columns = [*deliverable.features, deliverable.target]
-    names = ["entity_id", "event_timestamp", *(column.name for column in columns), "split"]
+    names = ["entity_id", "event_timestamp", *_profiled_names(columns), "split"]
     suite = gx.ExpectationSuite(name=f"{deliverable.id}_dataset")
     suite.add_expectation(E.ExpectTableColumnsToMatchSet(column_set=names, exact_match=True))
     suite.add_expectation(E.ExpectTableRowCountToBeBetween(min_value=min_rows))
     suite.add_expectation(E.ExpectColumnValuesToBeUnique(column="entity_id"))
     suite.add_expectation(E.ExpectColumnValuesToNotBeNull(column="event_timestamp"))
     suite.add_expectation(E.ExpectColumnValuesToBeInSet(column="split", value_set=["train", "test"]))
+    for column in deliverable.tensor_columns:  # judged on each row's profile (s2p/tensors.py)
+        _tensor_expectations(suite, E, column)
     for column in deliverable.features:  # a constant feature carries nothing: a sign of a broken feed
+        if column.dtype == "tensor":
+            continue
         if column.varies and column.dtype == "text":
             suite.add_expectation(E.ExpectColumnUniqueValueCountToBeBetween(column=column.name, min_value=2))
         elif column.varies:
             suite.add_expectation(E.ExpectColumnStdevToBeBetween(column=column.name, min_value=0, strict_min=True))
-    for column in columns:  # classes outside the known label set
+    for column in columns:  # classes outside the known label set, and a lopsided class balance
         if column.values is not None:
             suite.add_expectation(E.ExpectColumnValuesToBeInSet(column=column.name, value_set=list(column.values)))
+        if column.max_imbalance is not None:
+            uniform = {"values": list(column.values), "weights": [1 / len(column.values)] * len(column.values)}
+            suite.add_expectation(
+                E.ExpectColumnKLDivergenceToBeLessThan(
+                    column=column.name, partition_object=uniform, threshold=column.max_imbalance
+                )
+            )
     for column in columns:
+        if column.dtype == "tensor":
+            continue
         suite.add_expectation(E.ExpectColumnValuesToNotBeNull(column=column.name))
         if column.dtype == "text":
             suite.add_expectation(E.ExpectColumnValuesToBeInTypeList(column=column.name, type_list=["str"]))
@@ -94,6 +107,45 @@ def build_suite(deliverable: Deliverable, min_rows: int):
     return suite
 
 
+def _profiled_names(columns) -> list[str]:
+    """Column names as Great Expectations sees them: a tensor column becomes its profile."""
+    from s2p.tensors import PROFILE
+
+    names = []
+    for column in columns:
+        names += [f"{column.name}_{stat}" for stat in PROFILE] if column.dtype == "tensor" else [column.name]
+    return names
+
+
+def _tensor_expectations(suite, E, column) -> None:
+    """Every row an array of the declared size, finite, inside the declared range; rows that vary."""
+    import math
+
+    name = column.name
+    for stat in ("size", "min", "max", "mean"):
+        suite.add_expectation(E.ExpectColumnValuesToNotBeNull(column=f"{name}_{stat}"))
+    suite.add_expectation(E.ExpectColumnValuesToBeInSet(column=f"{name}_size", value_set=[math.prod(column.shape)]))
+    suite.add_expectation(E.ExpectColumnValuesToBeBetween(column=f"{name}_nonfinite", min_value=0, max_value=0))
+    if column.min is not None:
+        suite.add_expectation(E.ExpectColumnValuesToBeBetween(column=f"{name}_min", min_value=column.min))
+    if column.max is not None:
+        suite.add_expectation(E.ExpectColumnValuesToBeBetween(column=f"{name}_max", max_value=column.max))
+    if column.varies:  # every row the same array: a broken feed
+        suite.add_expectation(E.ExpectColumnStdevToBeBetween(column=f"{name}_mean", min_value=0, strict_min=True))
+
+
+def profiled(frame: pd.DataFrame, deliverable: Deliverable) -> pd.DataFrame:
+    """The frame with each tensor column replaced by its per-row profile, in place."""
+    from s2p.tensors import profile
+
+    for column in deliverable.tensor_columns:
+        if column.name in frame.columns:
+            position = frame.columns.get_loc(column.name)
+            stats = profile(frame[column.name], column.name)
+            frame = pd.concat([frame.iloc[:, :position], stats, frame.iloc[:, position + 1 :]], axis=1)
+    return frame
+
+
 def validate_frame(frame: pd.DataFrame, deliverable: Deliverable, min_rows: int) -> ValidationReport:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -101,6 +153,7 @@ def validate_frame(frame: pd.DataFrame, deliverable: Deliverable, min_rows: int)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     asset = context.data_sources.add_pandas("s2p").add_dataframe_asset(name=deliverable.id)
+    frame = profiled(frame, deliverable)
     batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
     suite = build_suite(deliverable, min_rows)
     results = batch.validate(suite, result_format="SUMMARY").results

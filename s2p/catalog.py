@@ -11,22 +11,36 @@ from typing import Literal
 
 #: What a model's output is: a number (regression), a class (classification), a cluster id
 #: (clustering), a vector of components (decomposition), a sequence of token ids (encoding) or
-#: the ids of the nearest indexed rows (retrieval).
+#: the ids of the nearest indexed rows (retrieval), or something the model makes for each row: a
+#: continuation of a text, an image of a class, a transformed sequence (generation).
 #: pipeline/kinds.py acts on it.
-TaskType = Literal["regression", "classification", "clustering", "decomposition", "encoding", "retrieval"]
+TaskType = Literal[
+    "regression", "classification", "clustering", "decomposition", "encoding", "retrieval", "generation"
+]
 
 
 @dataclass(frozen=True)
 class Column:
-    """A column of a deliverable's data, with the range its values must lie in."""
+    """A column of a deliverable's data, with the range its values must lie in.
+
+    A ``tensor`` column holds one array per row (an image, a sequence), stored flat; ``shape`` is
+    its shape and ``min`` / ``max`` bound every element (pipeline/tensors.py).
+    """
 
     name: str
-    dtype: Literal["float", "int", "text"] = "float"
+    dtype: Literal["float", "int", "text", "tensor"] = "float"
     min: float | None = None  # for text: the shortest allowed length in characters
     max: float | None = None  # for text: the longest
     description: str = ""
     values: tuple[int, ...] | None = None  # the known label set of a class column
     varies: bool = True  # False for a column that may be constant (a border pixel of a digit, say)
+    shape: tuple[int, ...] | None = None  # of each row's array, for a tensor column
+    #: Class balance: the largest KL divergence (nats) of the class shares from uniform.
+    max_imbalance: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.dtype == "tensor") != (self.shape is not None):
+            raise ValueError(f"column {self.name}: a shape is given exactly for a tensor column")
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,11 @@ class Deliverable:
     @property
     def has_text(self) -> bool:
         return any(column.dtype == "text" for column in self.features)
+
+    @property
+    def tensor_columns(self) -> list[Column]:
+        """Feature and target columns that hold an array per row."""
+        return [column for column in (*self.features, self.target) if column.dtype == "tensor"]
 
     def summary(self) -> dict:
         """What `s2p list --json` prints."""
@@ -143,6 +162,17 @@ def _digit_columns() -> tuple[Column, ...]:
     )
 
 
+def _image(side: int, description: str) -> tuple[Column, ...]:
+    return (Column("image", "tensor", 0, 1, description, shape=(side, side)),)
+
+
+FASHION = _image(28, "a 28x28 greyscale photo of a garment, ink 0-1")
+FASHION_CLASS = Column(
+    "label", "int", 0, 9, "0 t-shirt/top, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt, 7 sneaker, "
+    "8 bag, 9 ankle boot", values=tuple(range(10)), max_imbalance=0.1,
+)  # fmt: skip
+DIGIT_IMAGE = _image(8, "an 8x8 handwritten digit, ink 0-1")
+DIGIT = Column("digit", "int", 0, 9, "the digit drawn", values=tuple(range(10)), max_imbalance=0.1)
 REVIEW = (Column("text", "text", 1, 2000, "a movie-review sentence"),)
 SENTIMENT = Column("sentiment", "int", 0, 1, "1 positive, 0 negative", values=(0, 1))
 PAIR = (
@@ -390,6 +420,35 @@ CATALOG: tuple[Deliverable, ...] = (
         gate=Gate(metric="recall_at_k", greater_is_better=True),
         plots=("recall_latency",),
         fit_time_budget=100.0,  # fit stores the vectors; the race is query time (query_ms, the plot)
+    ),
+    Deliverable(
+        id="mlp",
+        phase="2",
+        title="Feedforward network in NumPy: dense layers, ReLU / sigmoid / tanh, He / Xavier, mini-batch SGD",
+        task="classification",
+        source="s2p.sources:fashion_mnist",
+        features=FASHION,
+        target=FASHION_CLASS,
+        model="models.phase2.mlp:MLPClassifier",
+        reference="models.phase2.mlp:TorchMLPClassifier",
+        metrics=("accuracy", "f1_macro", "log_loss"),
+        gate=Gate(metric="accuracy", greater_is_better=True),
+        plots=("loss_curve", "confusion_matrix", "image_predictions"),
+        framework="numpy",
+    ),
+    Deliverable(
+        id="backprop",
+        phase="2",
+        title="Backpropagation by hand: gradients checked against autograd, gradient flow per layer",
+        task="classification",
+        source="s2p.sources:digit_images",
+        features=DIGIT_IMAGE,
+        target=DIGIT,
+        model="models.phase2.mlp:MLPClassifier",
+        reference="models.phase2.mlp:TorchMLPClassifier",
+        metrics=("accuracy", "f1_macro", "log_loss"),
+        gate=Gate(metric="accuracy", greater_is_better=True),
+        plots=("gradient_norms", "gradient_histograms", "gradient_depth"),
     ),
 )
 

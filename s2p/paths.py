@@ -106,6 +106,11 @@ class RunPaths:
         return self.data / "training_set.parquet"
 
     @property
+    def sample_metadata(self) -> Path:
+        """Feast's offline source for a deliverable with tensor columns: per-sample metadata."""
+        return self.data / "sample_metadata.parquet"
+
+    @property
     def validation_report(self) -> Path:
         return self.artifacts / "validation.json"
 

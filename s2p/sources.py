@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
@@ -53,6 +54,45 @@ def wine() -> pd.DataFrame:
     return _bundled("load_wine", "cultivar")
 
 
+#: Where Debian's dataset-fashion-mnist package puts the files (`make install` installs it).
+FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+FASHION_CLASSES = ("t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
+                   "ankle boot")  # fmt: skip
+
+
+def _idx(path: Path) -> np.ndarray:
+    """An IDX file (the MNIST format): big-endian dimensions after a magic number, then uint8 data."""
+    import gzip
+
+    with gzip.open(path, "rb") as handle:
+        data = handle.read()
+    dims = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def fashion_mnist() -> pd.DataFrame:
+    """All 70,000 Fashion-MNIST images (28x28, ink 0-1 as float32, stored flat) and their class 0-9."""
+    missing = [name for name in ("train", "t10k") if not (FASHION_MNIST / f"{name}-images-idx3-ubyte.gz").exists()]
+    if missing:
+        raise DataError(
+            f"Fashion-MNIST is not installed under {FASHION_MNIST}: `apt-get install dataset-fashion-mnist` "
+            "(make install does it)"
+        )
+    images = np.concatenate([_idx(FASHION_MNIST / f"{name}-images-idx3-ubyte.gz") for name in ("train", "t10k")])
+    labels = np.concatenate([_idx(FASHION_MNIST / f"{name}-labels-idx1-ubyte.gz") for name in ("train", "t10k")])
+    pixels = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
+    return pd.DataFrame({"image": list(pixels), "label": labels.astype(np.int64)})
+
+
+def digit_images() -> pd.DataFrame:
+    """scikit-learn's 1797 handwritten digits as 8x8 images (ink 0-1, stored flat) and the digit."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return pd.DataFrame({"image": list(digits.data / 16.0), "digit": digits.target.astype(np.int64)})
+
+
 def movie_reviews() -> pd.DataFrame:
     """10,070 movie-review sentences with a clear sentiment (datasets/NOTICE.md): text, 1 positive."""
     path = Path(__file__).resolve().parents[1] / "datasets" / "movie_reviews.tsv.gz"
@@ -86,8 +126,6 @@ def corrupt(text: str, rate: float, rng) -> str:
 def review_pairs(count: int = 1500, seed: int = 0) -> pd.DataFrame:
     """Pairs of movie-review sentences: a sentence and a corrupted copy (duplicate, 1), or a sentence
     and another one (0), half of those the other sentence sharing the most words with it."""
-    import numpy as np
-
     texts = movie_reviews()["text"].drop_duplicates().tolist()
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(texts), size=min(2 * count, len(texts)), replace=False)

@@ -32,16 +32,30 @@ MAX_ROWS = SPEC.get("max_rows", 1000)
 MAX_BODY_BYTES = SPEC.get("max_body_bytes", 2_000_000)
 
 
-def _field(column: dict):
-    if column["dtype"] == "text":
-        lengths = {"min_length": int(column.get("min") or 1), "max_length": int(column.get("max") or 10_000)}
-        return (str, Field(description=column.get("description") or column["name"], **lengths))
+def _nested(shape: list[int], element):
+    """A list nested ``len(shape)`` deep with exactly the declared lengths: an image, a sequence."""
+    for length in reversed(shape):
+        element = Annotated[list[element], Field(min_length=length, max_length=length)]
+    return element
+
+
+def _bounds(column: dict) -> dict:
     bounds = {}
     if column.get("min") is not None:
         bounds["ge"] = column["min"]
     if column.get("max") is not None:
         bounds["le"] = column["max"]
-    return (float, Field(description=column.get("description") or column["name"], **bounds))
+    return bounds
+
+
+def _field(column: dict):
+    description = column.get("description") or column["name"]
+    if column["dtype"] == "tensor":
+        return (_nested(column["shape"], Annotated[float, Field(**_bounds(column))]), Field(description=description))
+    if column["dtype"] == "text":
+        lengths = {"min_length": int(column.get("min") or 1), "max_length": int(column.get("max") or 10_000)}
+        return (str, Field(description=description, **lengths))
+    return (float, Field(description=description, **_bounds(column)))
 
 
 Features = create_model(
@@ -51,7 +65,10 @@ Features = create_model(
 )
 
 
-#: What the model answers, by task: a value, a class, a cluster id, or a vector of components.
+TENSOR = next((column for column in SPEC["features"] if column["dtype"] == "tensor"), None)
+TEXT = any(column["dtype"] == "text" for column in SPEC["features"])
+#: What the model answers, by task: a value, a class, a cluster id, a vector of components, or
+#: what it generates (a continuation of the text sent, an image, a sequence).
 OUTPUT = {
     "regression": float,
     "classification": int,
@@ -59,6 +76,7 @@ OUTPUT = {
     "decomposition": list[float],
     "encoding": list[int],
     "retrieval": list[int],
+    "generation": str if TEXT else list,
 }[SPEC["task"]]
 Prediction = create_model(
     "Prediction",
@@ -70,7 +88,7 @@ Label = create_model(
     "Label",
     __config__=ConfigDict(extra="forbid", allow_inf_nan=False, strict=True),
     id=(int, ...),
-    label=(int if SPEC["target"]["dtype"] == "int" else float, ...),
+    label=(int if SPEC["target"]["dtype"] == "int" else float, ...),  # a tensor target takes no feedback
 )
 
 
@@ -131,7 +149,7 @@ class Predictor:
         if CHALLENGER:
             self.models["challenger"] = (_load(self.challenger_ref), str(CHALLENGER["version"]))
         self.columns = [column["name"] for column in SPEC["features"]]
-        self.dtype = object if any(column["dtype"] == "text" for column in SPEC["features"]) else np.float64
+        self.dtype = object if TEXT else np.float64
         self.log = InferenceLog(Path(os.environ.get("S2P_INFERENCE_DB", SPEC["inference_db"])))
         self.random = random.Random()
 
@@ -139,18 +157,25 @@ class Predictor:
         model = self.models[who][0]
         if SPEC["task"] in ("encoding", "retrieval"):  # token ids, row ids: integers by construction
             return [[int(token) for token in ids] for ids in model.transform(X)]
+        if SPEC["task"] == "generation" and TEXT:
+            return [str(text) for text in model.predict(X)]
         values = model.transform(X) if SPEC["task"] == "decomposition" else model.predict(X)
         if not np.isfinite(np.asarray(values, dtype=float)).all():
             raise bentoml.exceptions.InternalServerError(f"the {who} model produced a non-finite prediction")
         if OUTPUT is int:
             return [int(value) for value in values]
-        return [float(value) for value in values] if OUTPUT is float else np.asarray(values, float).tolist()
+        if OUTPUT is float:
+            return [float(value) for value in values]
+        return np.asarray(values).tolist()  # components, or a generated image or sequence
 
     @bentoml.api
     def predict(self, rows: Annotated[list[Features], Field(min_length=1, max_length=MAX_ROWS)]) -> list[Prediction]:
         started = time.perf_counter()
         records = [row.model_dump() for row in rows]
-        X = np.array([[record[name] for name in self.columns] for record in records], dtype=self.dtype)
+        if TENSOR:  # the request's arrays, shape (rows, *shape), checked by the schema
+            X = np.array([record[TENSOR["name"]] for record in records], dtype=np.float64)
+        else:
+            X = np.array([[record[name] for name in self.columns] for record in records], dtype=self.dtype)
         canary = CHALLENGER and SERVING["mode"] == "canary" and self.random.random() < SERVING["canary_fraction"]
         who, role = ("challenger", "canary") if canary else ("champion", "champion")
         values = self._predict(who, X)

@@ -45,8 +45,7 @@ def test_every_model_follows_scikit_learns_conventions(deliverable):
 
     rows = 1500 if deliverable.has_text else 600  # sentences carry less signal per row
     frame = load_source(deliverable.source).sample(frac=1.0, random_state=0).head(rows)
-    X = frame[deliverable.feature_names].to_numpy(object if deliverable.has_text else float)
-    y = frame[deliverable.target.name].to_numpy()
+    X, y = kinds.inputs(deliverable, frame), kinds.targets(deliverable, frame)
     model = import_object(deliverable.model)()
     copy = clone(model)
     assert copy.get_params() == model.get_params() and copy is not model
@@ -58,8 +57,8 @@ def test_every_model_follows_scikit_learns_conventions(deliverable):
         if deliverable.task == "classification":
             assert scores.mean() > 0.6  # the binary tasks' chance is 0.5
     else:
-        assert len(kinds.outputs(deliverable, copy.fit(X), X)) == len(X)
-    if not deliverable.has_text:  # behind a scaler in a pipeline
+        assert len(kinds.outputs(deliverable, copy.fit(X, y), X)) == len(X)
+    if X.ndim == 2 and X.dtype != object:  # numbers per row: behind a scaler in a pipeline
         piped = make_pipeline(StandardScaler(), clone(model)).fit(X, y)
         assert len(kinds.outputs(deliverable, piped, X)) == len(X)
 

@@ -1,0 +1,101 @@
+"""The plots of the deep-learning deliverables (Phase 2); pipeline/plots.py registers them.
+
+Same contract as there: a function of ``PlotData`` returning a figure and an optional JSON table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.plots import PlotData, _axes
+
+
+def _grid(images: np.ndarray, rows: int, columns: int, titles=None, size: float = 1.3):
+    """A figure of ``rows`` x ``columns`` greyscale images (ink 0-1), no axes."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.3), squeeze=False)
+    for index, axis in enumerate(axes.ravel()):
+        axis.axis("off")
+        if index < len(images):
+            axis.imshow(np.asarray(images[index]).reshape(images[index].shape[-2:]), cmap="gray_r", vmin=0, vmax=1)
+            if titles is not None:
+                axis.set_title(titles[index], fontsize=7)
+    return figure
+
+
+def image_predictions(data: PlotData):
+    """Test images with the true class and what ours and the reference predicted (wrong ones first)."""
+    ours, theirs = data.outputs["ours"], data.outputs["reference"]
+    order = np.argsort(ours == data.y_test, kind="stable")[:24]
+    titles = [f"{data.y_test[i]}: ours {ours[i]}, ref {theirs[i]}" for i in order]
+    figure = _grid(data.X_test[order], 3, 8, titles, size=1.6)
+    figure.suptitle("Test images, true class: predictions (our mistakes first)", fontsize=9)
+    return figure, None
+
+
+def gradient_norms(data: PlotData):
+    """Mean gradient norm of each layer's weights per epoch: where the gradient fades or grows."""
+    model = data.models["ours"]
+    norms = np.asarray(model.grad_norms_)
+    names = model.weight_names()
+    figure, ((axis,),) = _axes(1, 7)
+    for index, name in enumerate(names):
+        axis.plot(np.arange(1, len(norms) + 1), norms[:, index], label=f"layer {index + 1} ({name})")
+    axis.set(xlabel="epoch", ylabel="mean ||dL/dW|| per batch", yscale="log", title="Gradient norm per layer")
+    axis.legend(fontsize=7)
+    table = [{"layer": name, "first_epoch": float(norms[0, i]), "last_epoch": float(norms[-1, i])} for i, name in
+             enumerate(names)]  # fmt: skip
+    return figure, table
+
+
+def gradient_histograms(data: PlotData):
+    """Histograms of each layer's weight gradients in the last batch of training."""
+    model = data.models["ours"]
+    grads = model.last_grads_
+    figure, axes = _axes(len(grads), 3.2)
+    for axis, (name, values) in zip(axes[0], grads.items(), strict=True):
+        axis.hist(values, bins=40)
+        axis.set_title(f"{name}\nstd {values.std():.2e}", fontsize=8)
+        axis.set_xlabel("dL/dW", fontsize=8)
+    return figure, None
+
+
+#: The vanishing / exploding demonstration: (activation, init, weight-scale multiplier).
+DEPTH_SETTINGS = (("sigmoid", "xavier", 1.0), ("tanh", "xavier", 1.0), ("relu", "he", 1.0), ("relu", "he", 2.0))
+
+
+def gradient_depth(data: PlotData, depth: int = 12, width: int = 64):
+    """Vanishing and exploding gradients: per-layer gradient norm at initialization of 12-layer nets
+    on a batch of training images. Sigmoid's gradient fades layer by layer towards the input; ReLU
+    with He initialization keeps its size; the same ReLU net with weights twice too large grows it."""
+    from models.phase2.layers import Activation, Dense, Sequential, softmax_cross_entropy
+
+    X = data.X_train[:256].reshape(min(256, len(data.X_train)), -1)
+    classes = np.searchsorted(np.unique(data.y_train), data.y_train[: len(X)])
+    figure, ((axis,),) = _axes(1, 7)
+    table = []
+    for activation, init, scale in DEPTH_SETTINGS:
+        rng = np.random.default_rng(data.seed)
+        layers, n_in = [], X.shape[1]
+        for _ in range(depth):
+            dense = Dense(n_in, width, rng, init)
+            dense.params["weight"] *= scale
+            layers += [dense, Activation(activation)]
+            n_in = width
+        net = Sequential([*layers, Dense(n_in, int(classes.max()) + 1, rng, init)])
+        _, d_logits = softmax_cross_entropy(net.forward(X, training=True), classes)
+        net.backward(d_logits)
+        grads = net.grads()
+        norms = [float(np.linalg.norm(grads[f"{2 * i}.weight"])) for i in range(depth)]
+        label = f"{activation}, {init}" + (f", weights x{scale:g}" if scale != 1 else "")
+        axis.plot(np.arange(1, depth + 1), norms, marker="o", label=label)
+        table.append({"setting": label, "first_layer": norms[0], "last_layer": norms[-1]})
+    axis.set(xlabel="layer (input side first)", ylabel="||dL/dW|| at initialization", yscale="log",
+             title=f"Vanishing and exploding gradients, {depth} layers of {width}")  # fmt: skip
+    axis.legend(fontsize=7)
+    return figure, table
+
+
+DEEP_PLOTS = {function.__name__: function for function in (image_predictions, gradient_norms, gradient_histograms,
+                                                          gradient_depth)}  # fmt: skip
