@@ -22,9 +22,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.phase2.cnn import TorchCNNClassifier  # noqa: E402
-from models.phase2.mlp import TorchMLPClassifier  # noqa: E402
-from s2p.sources import fashion_mnist  # noqa: E402
+from models.phase2.cnn import TorchCNNClassifier
+from models.phase2.mlp import TorchMLPClassifier
+from s2p.sources import fashion_mnist
 
 
 def plain_loop(estimator, X, y, epochs: int, device: str, amp_dtype) -> float:
@@ -100,7 +100,8 @@ def main() -> None:
             plain.append(plain_loop(estimator, X, y, 1, device, amp))
             ours.append(our_loop(estimator, X, y, 1, device))
         ours_rate, plain_rate = samples / statistics.median(ours), samples / statistics.median(plain)
-        print(f"{name:<6} {estimator.batch_size:>5} {ours_rate:>15,.0f} {plain_rate:>16,.0f} {ours_rate / plain_rate:>6.2f}")
+        ratio = ours_rate / plain_rate
+        print(f"{name:<6} {estimator.batch_size:>5} {ours_rate:>15,.0f} {plain_rate:>16,.0f} {ratio:>6.2f}")
 
 
 if __name__ == "__main__":

@@ -98,7 +98,8 @@ def offline_source(ctx: RunContext, dataset: pd.DataFrame) -> Path:
     fields = [name for name, _ in feast_fields(d)]
     frame = dataset[["entity_id", "event_timestamp"]].copy()
     for column in d.features:
-        frame = frame.join(metadata(dataset[column.name], column.name) if column.dtype == "tensor" else dataset[column.name])
+        tensor = column.dtype == "tensor"
+        frame = frame.join(metadata(dataset[column.name], column.name) if tensor else dataset[column.name])
     write_parquet(ctx.paths.sample_metadata, frame[["entity_id", "event_timestamp", *fields]])
     return ctx.paths.sample_metadata
 

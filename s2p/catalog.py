@@ -14,9 +14,7 @@ from typing import Literal
 #: the ids of the nearest indexed rows (retrieval), or something the model makes for each row: a
 #: continuation of a text, an image of a class, a transformed sequence (generation).
 #: pipeline/kinds.py acts on it.
-TaskType = Literal[
-    "regression", "classification", "clustering", "decomposition", "encoding", "retrieval", "generation"
-]
+TaskType = Literal["regression", "classification", "clustering", "decomposition", "encoding", "retrieval", "generation"]
 
 
 @dataclass(frozen=True)

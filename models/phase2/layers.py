@@ -136,7 +136,7 @@ def conv2d(x, weight, bias, stride: int = 1, padding: int = 0) -> tuple[np.ndarr
 
 def conv2d_backward(dy: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of conv2d with respect to its input, weight and bias."""
-    x_shape, padded_shape, rows, weight, stride, padding = cache
+    _, padded_shape, rows, weight, stride, padding = cache
     f, c, kh, kw = weight.shape
     n, _, out_h, out_w = dy.shape
     dy_rows = dy.transpose(0, 2, 3, 1).reshape(-1, f)

@@ -54,7 +54,7 @@ class NetworkClassifier(ClassifierMixin, EpochTrainable):
 
     def _init_state(self, X, y) -> None:
         X, y = self._prepare(X, y)
-        self.classes_, encoded = np.unique(y, return_inverse=True)
+        self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
             raise ValueError(f"y has a single class ({self.classes_.tolist()}); a classifier needs at least two")
         rng = np.random.default_rng(self.random_state)
