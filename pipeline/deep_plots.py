@@ -61,6 +61,41 @@ def gradient_histograms(data: PlotData):
     return figure, None
 
 
+def conv_filters(data: PlotData):
+    """The first convolution's filters as learned by ours (NumPy) and the reference (torch)."""
+    ours = data.models["ours"].net_.layers[0].params["weight"]
+    theirs = data.models["reference"].module_[0].weight.detach().numpy()
+    filters = np.concatenate([ours[:, 0], theirs[:, 0]])
+    low, high = filters.min(), filters.max()
+    titles = [f"ours {i}" for i in range(len(ours))] + [f"torch {i}" for i in range(len(theirs))]
+    figure = _grid((filters - low) / (high - low + 1e-12), 2, len(ours), titles, size=1.2)
+    figure.suptitle("First-layer convolution filters (same scale)", fontsize=9)
+    return figure, None
+
+
+PROMPTS = ("The movie", "I", "This film is", "An utterly", "The acting", "It is not")
+
+
+def generated_text(data: PlotData):
+    """What each language model writes after the same prompts (greedy), and the held-out perplexity."""
+    import textwrap
+
+    figure, ((axis,),) = _axes(1, 10)
+    axis.axis("off")
+    prompts = np.array(PROMPTS, dtype=object)[:, None]
+    table, lines = [], []
+    for who, model in data.models.items():
+        continuations = model.predict(prompts)
+        lines.append(f"{who}  (perplexity {model.perplexity(data.X_test):.2f})")
+        for prompt, continuation in zip(PROMPTS, continuations, strict=True):
+            lines.append(textwrap.shorten(f"    {prompt} | {continuation}", 110))
+            table.append({"model": who, "prompt": prompt, "continuation": continuation})
+        lines.append("")
+    axis.text(0, 1, "\n".join(lines), va="top", family="monospace", fontsize=8, transform=axis.transAxes)
+    axis.set_title("Prompt | generated continuation")
+    return figure, table
+
+
 #: The vanishing / exploding demonstration: (activation, init, weight-scale multiplier).
 DEPTH_SETTINGS = (("sigmoid", "xavier", 1.0), ("tanh", "xavier", 1.0), ("relu", "he", 1.0), ("relu", "he", 2.0))
 
@@ -98,4 +133,4 @@ def gradient_depth(data: PlotData, depth: int = 12, width: int = 64):
 
 
 DEEP_PLOTS = {function.__name__: function for function in (image_predictions, gradient_norms, gradient_histograms,
-                                                          gradient_depth)}  # fmt: skip
+                                                          gradient_depth, conv_filters, generated_text)}  # fmt: skip

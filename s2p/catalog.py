@@ -6,7 +6,7 @@ derived from these declarations; adding a deliverable means adding a model and a
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 #: What a model's output is: a number (regression), a class (classification), a cluster id
@@ -432,7 +432,6 @@ CATALOG: tuple[Deliverable, ...] = (
         metrics=("accuracy", "f1_macro", "log_loss"),
         gate=Gate(metric="accuracy", greater_is_better=True),
         plots=("loss_curve", "confusion_matrix", "image_predictions"),
-        framework="numpy",
     ),
     Deliverable(
         id="backprop",
@@ -447,6 +446,34 @@ CATALOG: tuple[Deliverable, ...] = (
         metrics=("accuracy", "f1_macro", "log_loss"),
         gate=Gate(metric="accuracy", greater_is_better=True),
         plots=("gradient_norms", "gradient_histograms", "gradient_depth"),
+    ),
+    Deliverable(
+        id="cnn",
+        phase="2",
+        title="Convolutional network: convolution, padding, stride, max / average pooling by hand (im2col)",
+        task="classification",
+        source="s2p.sources:fashion_mnist",
+        features=FASHION,
+        target=FASHION_CLASS,
+        model="models.phase2.cnn:CNNClassifier",
+        reference="models.phase2.cnn:TorchCNNClassifier",
+        metrics=("accuracy", "f1_macro", "log_loss"),
+        gate=Gate(metric="accuracy", greater_is_better=True),
+        plots=("loss_curve", "confusion_matrix", "conv_filters", "image_predictions"),
+    ),
+    Deliverable(
+        id="rnn",
+        phase="2",
+        title="RNN, GRU and LSTM cells in NumPy: a character-level language model, truncated BPTT",
+        task="generation",
+        source="s2p.sources:movie_reviews",
+        features=(Column("text", "text", 1, 2000, "a movie-review sentence; served: a prompt to continue"),),
+        target=replace(SENTIMENT, description="carried with the text; a language model never reads it"),
+        model="models.phase2.rnn:CharLanguageModel",
+        reference="models.phase2.rnn:TorchCharLanguageModel",
+        metrics=("perplexity",),
+        gate=Gate(metric="perplexity", greater_is_better=False),
+        plots=("loss_curve", "generated_text"),
     ),
 )
 

@@ -135,6 +135,11 @@ def _reconstruction_rmse(y_true, y_pred, X=None, model=None) -> float:
     return float(np.sqrt(np.mean((X - _reconstruction(X, model)) ** 2)))
 
 
+def _perplexity(y_true, y_pred, X=None, model=None) -> float:
+    """A language model's exp(mean negative log-likelihood per character) of the held-out texts."""
+    return float(model.perplexity(X))
+
+
 METRICS: dict[str, tuple[Callable, bool]] = {
     # name: (function(y_true, y_pred, X, model), greater is better)
     "rmse": (_rmse, False),
@@ -155,6 +160,7 @@ METRICS: dict[str, tuple[Callable, bool]] = {
     "roundtrip": (_roundtrip, True),
     "explained_variance": (_explained_variance, True),
     "reconstruction_rmse": (_reconstruction_rmse, False),
+    "perplexity": (_perplexity, False),
 }
 
 

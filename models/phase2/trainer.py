@@ -11,7 +11,8 @@ epochs without either. What the loop adds to a plain PyTorch loop, and what it c
   gradient scaler; float32 elsewhere;
 - determinism: the seed fixes the initial weights, the batch order and the noise a model draws,
   and a checkpoint carries torch's random state, so a resumed run ends where an unbroken one does;
-- the epoch loss is summed on the device and read once per epoch, not once per batch.
+- the epoch loss is summed on the device and read once per epoch, not once per batch;
+- a model with a ``clip`` parameter has its global gradient norm clipped to it.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class TorchEstimator(EpochTrainable):
 
         inputs, targets = self._device_data(X, y)
         module, optimizer, scaler = self.module_, self.optimizer_, self.scaler_
+        clip = getattr(self, "clip", None)
         module.train()
         order = torch.from_numpy(rng.permutation(len(inputs))).to(self.device_)
         total = torch.zeros((), device=self.device_)
@@ -104,6 +106,9 @@ class TorchEstimator(EpochTrainable):
                 loss = self._loss(module, inputs[batch], targets[batch])
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            if clip:  # the global gradient norm, on unscaled gradients
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(module.parameters(), clip)
             scaler.step(optimizer)
             scaler.update()
             total += loss.detach().float() * len(batch)
