@@ -81,7 +81,7 @@ def build_suite(deliverable: Deliverable, min_rows: int):
         elif column.varies:
             suite.add_expectation(E.ExpectColumnStdevToBeBetween(column=column.name, min_value=0, strict_min=True))
     for column in columns:  # classes outside the known label set, and a lopsided class balance
-        if column.values is not None:
+        if column.values is not None and column.dtype != "tensor":
             suite.add_expectation(E.ExpectColumnValuesToBeInSet(column=column.name, value_set=list(column.values)))
         if column.max_imbalance is not None:
             uniform = {"values": list(column.values), "weights": [1 / len(column.values)] * len(column.values)}

@@ -475,6 +475,21 @@ CATALOG: tuple[Deliverable, ...] = (
         gate=Gate(metric="perplexity", greater_is_better=False),
         plots=("loss_curve", "generated_text"),
     ),
+    Deliverable(
+        id="attention",
+        phase="2",
+        title="Attention: scaled dot-product and multi-head attention, a toy sorting task, attention maps",
+        task="generation",
+        source="s2p.sources:sort_sequences",
+        features=(Column("sequence", "tensor", 0, 9, "8 digits", values=tuple(range(10)), shape=(8,)),),
+        target=Column("answer", "tensor", 0, 9, "the same digits sorted", values=tuple(range(10)), shape=(8,)),
+        model="models.phase2.attention:SequenceTransformer",
+        reference="models.phase2.attention:TorchAttentionTransformer",
+        metrics=("sequence_accuracy", "token_accuracy"),
+        gate=Gate(metric="token_accuracy", greater_is_better=True),
+        plots=("loss_curve", "attention_maps"),
+        framework="torch",
+    ),
 )
 
 

@@ -140,6 +140,16 @@ def _perplexity(y_true, y_pred, X=None, model=None) -> float:
     return float(model.perplexity(X))
 
 
+def _token_accuracy(y_true, y_pred, X=None, model=None) -> float:
+    """Share of positions of generated sequences equal to the answer's."""
+    return float(np.mean(np.asarray(y_pred) == np.asarray(y_true)))
+
+
+def _sequence_accuracy(y_true, y_pred, X=None, model=None) -> float:
+    """Share of generated sequences equal to the answer at every position."""
+    return float(np.mean((np.asarray(y_pred) == np.asarray(y_true)).all(axis=1)))
+
+
 METRICS: dict[str, tuple[Callable, bool]] = {
     # name: (function(y_true, y_pred, X, model), greater is better)
     "rmse": (_rmse, False),
@@ -161,6 +171,8 @@ METRICS: dict[str, tuple[Callable, bool]] = {
     "explained_variance": (_explained_variance, True),
     "reconstruction_rmse": (_reconstruction_rmse, False),
     "perplexity": (_perplexity, False),
+    "token_accuracy": (_token_accuracy, True),
+    "sequence_accuracy": (_sequence_accuracy, True),
 }
 
 

@@ -50,8 +50,9 @@ def _bounds(column: dict) -> dict:
 
 def _field(column: dict):
     description = column.get("description") or column["name"]
-    if column["dtype"] == "tensor":
-        return (_nested(column["shape"], Annotated[float, Field(**_bounds(column))]), Field(description=description))
+    if column["dtype"] == "tensor":  # elements from a label set (token ids) are whole numbers
+        element = Annotated[int if column.get("values") else float, Field(**_bounds(column))]
+        return (_nested(column["shape"], element), Field(description=description))
     if column["dtype"] == "text":
         lengths = {"min_length": int(column.get("min") or 1), "max_length": int(column.get("max") or 10_000)}
         return (str, Field(description=description, **lengths))

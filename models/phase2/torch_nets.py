@@ -18,3 +18,70 @@ class CharModel(nn.Module):
     def forward(self, onehot: torch.Tensor, state=None):
         hs, state = self.recurrent(onehot, state)
         return self.out(hs), state
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head scaled dot-product attention written out in torch ops, with the parameter layout of
+    nn.MultiheadAttention (in_proj_weight / in_proj_bias for q, k, v stacked; out_proj), so that the
+    two load each other's weights and give the same outputs (tests/unit/test_attention.py)."""
+
+    def __init__(self, d_model: int, heads: int):
+        super().__init__()
+        if d_model % heads:
+            raise ValueError(f"d_model {d_model} is not divisible by {heads} heads")
+        self.heads = heads
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * d_model, d_model))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * d_model))
+        self.out_proj = nn.Linear(d_model, d_model)
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        nn.init.zeros_(self.out_proj.bias)
+
+    def forward(self, query, key, value, need_weights: bool = True):
+        batch, length, d_model = query.shape
+        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
+        b_q, b_k, b_v = self.in_proj_bias.chunk(3)
+        head = d_model // self.heads
+
+        def split(x, w, b):  # (batch, length, d_model) -> (batch, heads, length, head)
+            return (x @ w.T + b).view(batch, -1, self.heads, head).transpose(1, 2)
+
+        q, k, v = split(query, w_q, b_q), split(key, w_k, b_k), split(value, w_v, b_v)
+        weights = torch.softmax(q @ k.transpose(-2, -1) / head**0.5, dim=-1)
+        out = (weights @ v).transpose(1, 2).reshape(batch, length, d_model)
+        return self.out_proj(out), (weights.mean(dim=1) if need_weights else None)
+
+
+class SequenceModel(nn.Module):
+    """Token and position embeddings, ``layers`` blocks of attention and a feed-forward net (each
+    with a residual connection and layer norm), and a linear read-out at every position."""
+
+    def __init__(self, vocabulary: int, length: int, d_model: int, heads: int, layers: int, attention: str):
+        super().__init__()
+        self.token = nn.Embedding(vocabulary, d_model)
+        self.position = nn.Embedding(length, d_model)
+
+        def make_attention():
+            if attention == "torch":
+                return nn.MultiheadAttention(d_model, heads, batch_first=True)
+            return MultiHeadAttention(d_model, heads)
+
+        self.attention = nn.ModuleList(make_attention() for _ in range(layers))
+        self.norm1 = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(layers))
+        self.feed = nn.ModuleList(
+            nn.Sequential(nn.Linear(d_model, 2 * d_model), nn.ReLU(), nn.Linear(2 * d_model, d_model))
+            for _ in range(layers)
+        )
+        self.norm2 = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(layers))
+        self.out = nn.Linear(d_model, vocabulary)
+
+    def forward(self, tokens, return_weights: bool = False):
+        positions = torch.arange(tokens.shape[1], device=tokens.device)
+        x = self.token(tokens) + self.position(positions)
+        maps = []
+        for attention, norm1, feed, norm2 in zip(self.attention, self.norm1, self.feed, self.norm2, strict=True):
+            mixed, weights = attention(x, x, x, need_weights=return_weights)
+            x = norm1(x + mixed)
+            x = norm2(x + feed(x))
+            maps.append(weights)
+        logits = self.out(x)
+        return (logits, maps) if return_weights else logits
