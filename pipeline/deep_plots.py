@@ -117,6 +117,53 @@ def attention_maps(data: PlotData):
     return figure, None
 
 
+def reconstructions(data: PlotData):
+    """Test images (top row) and their reconstructions by ours (the VAE) and by the reference (PCA)."""
+    images = data.X_test[:10]
+    rows = [images]
+    for model in data.models.values():
+        rows.append(np.asarray(model.inverse_transform(model.transform(images))).reshape(images.shape))
+    figure = _grid(np.concatenate(rows), len(rows), len(images), size=1.0)
+    figure.suptitle("Test images; ours (VAE); reference (PCA), same latent size", fontsize=9)
+    return figure, None
+
+
+def latent_traversal(data: PlotData, steps: int = 9):
+    """Decoded images as one latent dimension moves from -3 to 3 (the others at 0), a row each."""
+    model = data.models["ours"]
+    latent = model.transform(data.X_test[:1]).shape[1]
+    values = np.linspace(-3, 3, steps)
+    codes = np.zeros((latent * steps, latent))
+    for dim in range(latent):
+        codes[dim * steps : (dim + 1) * steps, dim] = values
+    side = data.X_test.shape[1:]
+    images = np.asarray(model.inverse_transform(codes)).reshape(len(codes), *side)
+    figure = _grid(images, latent, steps, size=1.0)
+    figure.suptitle("Latent traversal: dimension by row, -3 to 3 across", fontsize=9)
+    return figure, None
+
+
+def gan_progress(data: PlotData):
+    """The generator's image of each digit from one fixed noise, at snapshots over training."""
+    snapshots = data.models["ours"].snapshots_
+    images = np.concatenate([grid for _, grid in snapshots])
+    per_row = len(snapshots[0][1])
+    titles = [f"epoch {epoch}" if i == 0 else "" for epoch, _ in snapshots for i in range(per_row)]
+    figure = _grid(images, len(snapshots), per_row, titles, size=1.0)
+    figure.suptitle("Generated digits 0-9 over training (fixed noise)", fontsize=9)
+    return figure, None
+
+
+def generated_samples(data: PlotData, per_class: int = 4):
+    """Four images of each digit from ours (the GAN, left) and the reference (a mixture per class)."""
+    labels = np.repeat(np.arange(10), per_class)
+    grids = [np.asarray(model.predict(labels[:, None])) for model in data.models.values()]
+    images = np.concatenate([np.concatenate([g[labels == d] for g in grids]) for d in range(10)])
+    figure = _grid(images, 10, 2 * per_class, size=0.9)
+    figure.suptitle("Each digit: ours (GAN) on the left, the Gaussian mixture on the right", fontsize=9)
+    return figure, None
+
+
 #: The vanishing / exploding demonstration: (activation, init, weight-scale multiplier).
 DEPTH_SETTINGS = (("sigmoid", "xavier", 1.0), ("tanh", "xavier", 1.0), ("relu", "he", 1.0), ("relu", "he", 2.0))
 
@@ -157,6 +204,6 @@ DEEP_PLOTS = {
     function.__name__: function
     for function in (
         image_predictions, gradient_norms, gradient_histograms, gradient_depth, conv_filters, generated_text,
-        attention_maps,
+        attention_maps, reconstructions, latent_traversal, gan_progress, generated_samples,
     )
 }  # fmt: skip

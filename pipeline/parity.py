@@ -2,7 +2,8 @@
 
 For each deliverable that has been run, on its held-out split: the gate metric of ours and of
 the reference (from the evaluate step), the relative difference, and the fit-time ratio, timed
-here on the same training split (best of ``repeats`` fits each, so one slow fit does not decide).
+here on the same training split (best of ``repeats`` fits each, so one slow fit does not decide; a fit
+over LONG_FIT_SECONDS is timed once).
 Targets (issue 4): the metric within 1% of the reference or better; fit time at most the
 deliverable's ``fit_time_budget`` times the reference's. A missed target is written as missed.
 """
@@ -41,6 +42,10 @@ class ParityRow:
     fit_ok: bool
 
 
+#: A fit this long is timed once: the noise best-of-n removes is small beside it.
+LONG_FIT_SECONDS = 5.0
+
+
 def best_fit_seconds(make, X, y, repeats: int) -> float:
     best = float("inf")
     for _ in range(repeats):
@@ -48,6 +53,8 @@ def best_fit_seconds(make, X, y, repeats: int) -> float:
         started = time.perf_counter()
         estimator.fit(X, y)
         best = min(best, time.perf_counter() - started)
+        if best > LONG_FIT_SECONDS:
+            break
     return best
 
 
@@ -93,7 +100,8 @@ def markdown(rows: list[ParityRow], missing: list[str]) -> str:
         "# Parity: from scratch against the reference library",
         "",
         "Written by `s2p parity` from the last run of each deliverable (held-out split; fit times are",
-        "the best of 3 fits of each on the same training split, on the machine that ran it).",
+        "the best of 3 fits of each, one for a fit over 5 s, on the same training split, on the machine",
+        "that ran it).",
         f"Targets: the gate metric within {METRIC_TOLERANCE:.0%} of the reference or better; fit time",
         "within the budget (3x for linear models, naive Bayes, PCA and k-means; 10x for trees and forests).",
         "",

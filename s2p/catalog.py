@@ -490,6 +490,38 @@ CATALOG: tuple[Deliverable, ...] = (
         plots=("loss_curve", "attention_maps"),
         framework="torch",
     ),
+    Deliverable(
+        id="autoencoder",
+        phase="2",
+        title="Autoencoder and VAE: reparameterization, ELBO, latent traversals",
+        task="decomposition",
+        source="s2p.sources:digit_images",
+        features=DIGIT_IMAGE,
+        target=replace(DIGIT, description="carried with the image; the autoencoder never reads it"),
+        model="models.phase2.autoencoder:VAE",
+        reference="s2p.references:ImagePCA",
+        metrics=("reconstruction_rmse", "elbo", "explained_variance"),
+        gate=Gate(metric="reconstruction_rmse", greater_is_better=False),
+        plots=("loss_curve", "reconstructions", "latent_traversal"),
+        framework="torch",
+        fit_time_budget=100.0,  # 150 epochs of gradient steps against one SVD
+    ),
+    Deliverable(
+        id="gan",
+        phase="2",
+        title="Conditional GAN: generator against discriminator, label smoothing, gradient penalty, FID-like score",
+        task="generation",
+        source="s2p.sources:digit_images",
+        features=(replace(DIGIT, description="the digit to draw"),),
+        target=replace(DIGIT_IMAGE[0], description="an 8x8 handwritten digit, ink 0-1: what the model draws"),
+        model="models.phase2.gan:ConditionalGAN",
+        reference="s2p.references:ClassConditionalGMM",
+        metrics=("fid", "class_accuracy"),
+        gate=Gate(metric="fid", greater_is_better=False),
+        plots=("loss_curve", "gan_progress", "generated_samples"),
+        framework="torch",
+        fit_time_budget=100.0,  # 150 epochs of two networks against a mixture per class (EM)
+    ),
 )
 
 

@@ -7,6 +7,7 @@ them (log-loss asks for probabilities, silhouette for the points, inertia for th
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -120,7 +121,8 @@ def _query_ms(y_true, y_pred, X=None, model=None) -> float:
 
 
 def _reconstruction(X, model) -> np.ndarray:
-    return model.inverse_transform(model.transform(X))
+    """The model's reconstruction of X, with X's shape (an image model may answer flat)."""
+    return np.asarray(model.inverse_transform(model.transform(X))).reshape(np.shape(X))
 
 
 def _explained_variance(y_true, y_pred, X=None, model=None) -> float:
@@ -133,6 +135,52 @@ def _explained_variance(y_true, y_pred, X=None, model=None) -> float:
 def _reconstruction_rmse(y_true, y_pred, X=None, model=None) -> float:
     X = np.asarray(X, float)
     return float(np.sqrt(np.mean((X - _reconstruction(X, model)) ** 2)))
+
+
+def _elbo(y_true, y_pred, X=None, model=None) -> float:
+    """Mean log-likelihood per sample in nats: a VAE's ELBO (a lower bound) or probabilistic PCA's."""
+    return float(model.score(X))
+
+
+def _image_classifier(images: np.ndarray, labels: np.ndarray):
+    """The classifier an FID-like score reads features from: a NumPy MLP (64 ReLU units) trained
+    here, on the real held-out images of the classes wanted."""
+    from models.phase2.mlp import MLPClassifier
+
+    return MLPClassifier(hidden=(64,), optimizer="adam", learning_rate=0.003, max_epochs=60, random_state=0).fit(
+        images, labels
+    )
+
+
+def _features(classifier, images: np.ndarray) -> np.ndarray:
+    """The classifier's hidden layer (after ReLU): the feature space the distance is measured in."""
+    net = classifier.net_
+    out = np.asarray(images, dtype=np.float64).reshape(len(images), -1)
+    for layer in net.layers[1:3]:  # Flatten is done; Dense, ReLU
+        out = layer.forward(out)
+    return out
+
+
+def _fid(y_true, y_pred, X=None, model=None) -> float:
+    """FID-like: the Frechet distance between Gaussians fitted to the classifier features of real
+    (y_true) and generated (y_pred) images, ||mu_r - mu_g||^2 + Tr(S_r + S_g - 2 (S_r S_g)^1/2)."""
+    from scipy import linalg
+
+    labels = np.asarray(X, dtype=np.float64).reshape(len(X), -1)[:, 0].astype(np.int64)
+    classifier = _image_classifier(np.asarray(y_true), labels)
+    real, fake = _features(classifier, y_true), _features(classifier, y_pred)
+    mu_r, mu_g = real.mean(axis=0), fake.mean(axis=0)
+    s_r, s_g = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
+    with warnings.catch_warnings():  # units that never fire make the product singular: its root still exists
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        root = linalg.sqrtm(s_r @ s_g).real
+    return max(0.0, float(((mu_r - mu_g) ** 2).sum() + np.trace(s_r + s_g - 2 * root)))
+
+
+def _class_accuracy(y_true, y_pred, X=None, model=None) -> float:
+    """Share of generated images that the same classifier reads as the class that was asked for."""
+    labels = np.asarray(X, dtype=np.float64).reshape(len(X), -1)[:, 0].astype(np.int64)
+    return float(np.mean(_image_classifier(np.asarray(y_true), labels).predict(y_pred) == labels))
 
 
 def _perplexity(y_true, y_pred, X=None, model=None) -> float:
@@ -171,6 +219,9 @@ METRICS: dict[str, tuple[Callable, bool]] = {
     "explained_variance": (_explained_variance, True),
     "reconstruction_rmse": (_reconstruction_rmse, False),
     "perplexity": (_perplexity, False),
+    "elbo": (_elbo, True),
+    "fid": (_fid, False),
+    "class_accuracy": (_class_accuracy, True),
     "token_accuracy": (_token_accuracy, True),
     "sequence_accuracy": (_sequence_accuracy, True),
 }

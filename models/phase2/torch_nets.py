@@ -85,3 +85,62 @@ class SequenceModel(nn.Module):
             maps.append(weights)
         logits = self.out(x)
         return (logits, maps) if return_weights else logits
+
+
+class VAEModule(nn.Module):
+    """Encoder and decoder MLPs, and the decoder's log standard deviation (one number)."""
+
+    def __init__(self, features: int, hidden: int, latent: int):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, 2 * latent))
+        self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, features), nn.Sigmoid())
+        self.log_scale = nn.Parameter(torch.tensor(-1.0))
+
+    def encode(self, x):
+        mu, log_var = self.encoder(x).chunk(2, dim=1)
+        return mu, log_var
+
+    def decode(self, z):
+        return self.decoder(z)
+
+    def elbo(self, x, variational: bool = True):
+        """Per image: E_q[log N(x; x_hat, s^2)] - KL(q || N(0, I)), one draw of z."""
+        import math
+
+        mu, log_var = self.encode(x)
+        z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu) if variational else mu
+        x_hat = self.decode(z)
+        log_scale = self.log_scale.clamp(min=-7.0)
+        log_likelihood = -0.5 * (((x - x_hat) / log_scale.exp()) ** 2 + 2 * log_scale + math.log(2 * math.pi))
+        kl = -0.5 * (1 + log_var - mu**2 - log_var.exp()).sum(dim=1) if variational else 0.0
+        return log_likelihood.sum(dim=1) - kl
+
+
+class ConditionalGenerator(nn.Module):
+    """Noise and a one-hot class to an image in [0, 1] (flat)."""
+
+    def __init__(self, noise: int, classes: int, hidden: int, features: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(noise + classes, hidden), nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
+            nn.Linear(hidden, features), nn.Sigmoid(),
+        )  # fmt: skip
+
+    def forward(self, z, onehot):
+        return self.net(torch.cat([z, onehot], dim=1))
+
+
+class ConditionalDiscriminator(nn.Module):
+    """An image (flat) and a one-hot class to a logit: real (high) or generated (low)."""
+
+    def __init__(self, classes: int, hidden: int, features: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(features + classes, hidden), nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 1),
+        )  # fmt: skip
+
+    def forward(self, x, onehot):
+        return self.net(torch.cat([x, onehot], dim=1)).squeeze(1)
