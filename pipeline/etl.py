@@ -49,6 +49,9 @@ def build_dataset(
     frame = raw[keep].copy()
     for column in columns:  # values of mixed types cannot be stored: keep them as text for validation to judge
         kinds = frame[column].map(lambda v: "array" if _is_array(v) else type(v).__name__)
+        if (kinds == "array").any() and not (kinds == "array").all():  # an image column with text in it
+            odd = frame[column][kinds != "array"]
+            raise DataError(f"{column}: {len(odd)} row(s) hold no array of numbers (e.g. {odd.iloc[0]!r:.40})")
         if frame[column].dtype == object and kinds.nunique() > 1:
             frame[column] = frame[column].astype(str)
     arrays = [c for c in columns if frame[c].dtype == object and frame[c].map(_is_array).any()]

@@ -170,7 +170,6 @@ FASHION_CLASS = Column(
     "8 bag, 9 ankle boot", values=tuple(range(10)), max_imbalance=0.1,
 )  # fmt: skip
 DIGIT_IMAGE = _image(8, "an 8x8 handwritten digit, ink 0-1")
-DIGIT = Column("digit", "int", 0, 9, "the digit drawn", values=tuple(range(10)), max_imbalance=0.1)
 REVIEW = (Column("text", "text", 1, 2000, "a movie-review sentence"),)
 SENTIMENT = Column("sentiment", "int", 0, 1, "1 positive, 0 negative", values=(0, 1))
 PAIR = (
@@ -179,7 +178,7 @@ PAIR = (
 )
 DUPLICATE = Column("is_duplicate", "int", 0, 1, "1 when text_b is a near-duplicate of text_a", values=(0, 1))
 DIAGNOSIS = Column("diagnosis", "int", 0, 1, "0 malignant, 1 benign", values=(0, 1))
-DIGIT = Column("digit", "int", 0, 9, "the digit drawn", values=tuple(range(10)))
+DIGIT = Column("digit", "int", 0, 9, "the digit drawn", values=tuple(range(10)), max_imbalance=0.1)
 SPECIES = Column("species", "int", 0, 2, "iris species (scored against clusters, never trained on)", values=(0, 1, 2))
 CLASSIFICATION_METRICS = ("accuracy", "f1_macro")
 

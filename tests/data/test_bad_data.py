@@ -195,3 +195,63 @@ def test_duplicates_and_undeclared_columns_are_cleaned_and_reported(stores, monk
     ctx = make_context(dataclasses.replace(LR, source="tests.data.test_bad_data:broken_source"), DeliverableParams(), stores)
     result = prepare(ctx)
     assert result.duplicates_dropped == 7 and result.columns_dropped == ["hospital"] and result.rows == 442
+
+
+# -- tensor columns: images ---------------------------------------------------------------------
+IMAGES = catalog.get("backprop")  # 8x8 digit images, ink 0-1
+
+
+def _image(rows, value_of):
+    def change(frame):
+        frame = frame.copy()
+        for row in range(rows):
+            frame.at[row, "image"] = value_of(np.asarray(frame.at[row, "image"], dtype=float).copy())
+        return frame
+
+    return change
+
+
+def _set_pixel(value):
+    def edit(image):
+        image[10] = value
+        return image
+
+    return edit
+
+
+IMAGE_CASES = {
+    "an image of the wrong size": (_image(3, lambda image: image[:56]), "in_set on image_size: 3 unexpected"),
+    "an empty image": (_image(2, lambda image: image[:0]), "in_set on image_size: 2 unexpected"),
+    "text instead of an image": (_image(2, lambda image: "a cat"), "image: 2 row\\(s\\) hold no array.*'a cat'"),
+    "a missing image": (_image(1, lambda image: None), "image: 1 row\\(s\\) hold no array.*None"),
+    "a NaN pixel": (_image(4, _set_pixel(np.nan)), "be_between on image_nonfinite: 4 unexpected"),
+    "an infinite pixel": (_image(1, _set_pixel(np.inf)), "be_between on image_nonfinite: 1 unexpected"),
+    "ink above 1 (0-255 pixels)": (_image(5, lambda image: image * 255), "be_between on image_max: 5 unexpected"),
+    "negative ink": (_image(2, _set_pixel(-0.5)), "be_between on image_min: 2 unexpected"),
+    "every image the same": (lambda f: f.assign(image=[f.at[0, "image"]] * len(f)), "stdev_to_be_between on image_mean"),
+    "a digit outside 0-9": (lambda f: f.assign(digit=np.where(np.arange(len(f)) < 3, 12, f["digit"])), "in_set on digit"),
+    "lopsided classes": (lambda f: f.assign(digit=np.where(np.arange(len(f)) % 10 < 9, 1, f["digit"])), "kl_divergence"),
+    "a missing image column": (lambda f: f.drop(columns="image"), "missing column\\(s\\): image"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(IMAGE_CASES))
+def test_bad_images_stop_with_a_named_problem(case, stores, monkeypatch):
+    good = make_context(IMAGES, DeliverableParams(), stores)
+    prepare(good)
+    kept = {p: digest(p) for p in (good.paths.dataset, good.paths.validation_report)}
+    change, message = IMAGE_CASES[case]
+    monkeypatch.setattr("tests.data.test_bad_data.broken_source", lambda: change(sources.digit_images()))
+    bad = dataclasses.replace(good, deliverable=dataclasses.replace(IMAGES, source="tests.data.test_bad_data:broken_source"))
+    with pytest.raises(STOPS, match=message):
+        prepare(bad)
+    assert {p: digest(p) for p in kept} == kept
+
+
+def test_duplicate_images_are_dropped_and_counted(stores, monkeypatch):
+    frame = sources.digit_images()
+    frame = pd.concat([frame, frame.head(9)], ignore_index=True)
+    monkeypatch.setattr("tests.data.test_bad_data.broken_source", lambda: frame)
+    deliverable = dataclasses.replace(IMAGES, source="tests.data.test_bad_data:broken_source")
+    result = prepare(make_context(deliverable, DeliverableParams(), stores))
+    assert result.duplicates_dropped == 9 and result.rows == 1797
