@@ -4,9 +4,20 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint lock clean
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+APT_GET := $(if $(filter 0,$(shell id -u)),apt-get,sudo apt-get)
 
-install: $(STAMP)
+.PHONY: install run test lint lock clean datasets
+
+install: $(STAMP) datasets
+
+# Offline data from Debian packages: Fashion-MNIST (70,000 images) for the mlp and cnn deliverables.
+datasets: $(FASHION_MNIST)
+
+$(FASHION_MNIST):
+	$(APT_GET) install -y -q --no-install-recommends dataset-fashion-mnist \
+	  || { $(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends dataset-fashion-mnist; } \
+	  || { echo "could not install the Debian package dataset-fashion-mnist (needs root or sudo)"; exit 1; }
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }

@@ -56,7 +56,7 @@ def _field(column: dict):
     if column["dtype"] == "text":
         lengths = {"min_length": int(column.get("min") or 1), "max_length": int(column.get("max") or 10_000)}
         return (str, Field(description=description, **lengths))
-    return (float, Field(description=description, **_bounds(column)))
+    return (int if column["dtype"] == "int" else float, Field(description=description, **_bounds(column)))
 
 
 Features = create_model(

@@ -85,8 +85,9 @@ class TorchCNNClassifier(TorchClassifierMixin, TorchEstimator):
         self.random_state = random_state
 
     def _module(self, X, y):
-        from models.phase2.network import as_images
+        from models.phase2.network import as_images, initialize
 
         n_classes = self._classes(y)
         shape = as_images(X[:1], 4).shape[1:]
-        return torch_lenet(shape, tuple(self.channels), self.kernel, self.pooling, self.hidden, n_classes)
+        net = torch_lenet(shape, tuple(self.channels), self.kernel, self.pooling, self.hidden, n_classes)
+        return initialize(net, "he")  # as the NumPy layers start

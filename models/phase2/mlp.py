@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.phase2.layers import Activation, Dense, Flatten
-from models.phase2.network import NetworkClassifier, TorchClassifierMixin
+from models.phase2.network import NetworkClassifier, TorchClassifierMixin, initialize
 from models.phase2.trainer import TorchEstimator
 
 
@@ -49,13 +49,15 @@ def torch_mlp(n_in: int, hidden: tuple[int, ...], n_out: int, activation: str):
 
 
 class TorchMLPClassifier(TorchClassifierMixin, TorchEstimator):
-    """The same network in torch (torch's default initialization), trained with torch.optim.SGD."""
+    """The same network in torch (the same initialization), trained with torch.optim.SGD."""
 
-    def __init__(self, hidden: tuple[int, ...] = (128,), activation: str = "relu", learning_rate: float = 0.1,
+    def __init__(self, hidden: tuple[int, ...] = (128,), activation: str = "relu", init: str = "he",
+                 learning_rate: float = 0.1,
                  batch_size: int = 64, max_epochs: int = 10, tol: float = 0.0, device: str = "auto",
                  precision: str = "auto", random_state: int | None = None):  # fmt: skip
         self.hidden = hidden
         self.activation = activation
+        self.init = init
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -66,7 +68,8 @@ class TorchMLPClassifier(TorchClassifierMixin, TorchEstimator):
 
     def _module(self, X, y):
         n_classes = self._classes(y)
-        return torch_mlp(int(np.prod(np.shape(X)[1:])), tuple(self.hidden), n_classes, self.activation)
+        net = torch_mlp(int(np.prod(np.shape(X)[1:])), tuple(self.hidden), n_classes, self.activation)
+        return initialize(net, self.init)
 
     def _optimizer(self, parameters):
         import torch

@@ -96,6 +96,21 @@ class NetworkClassifier(ClassifierMixin, EpochTrainable):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
+def initialize(module, init: str):
+    """He or Xavier (normal) weights and zero biases in every linear and convolution layer, as the
+    NumPy networks start (models/phase2/layers.py), so the torch twin is the same network."""
+    import torch.nn as nn
+
+    for layer in module.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d)):
+            if init == "he":
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            else:
+                nn.init.xavier_normal_(layer.weight)
+            nn.init.zeros_(layer.bias)
+    return module
+
+
 def torch_classifier_loss(module, inputs, targets):
     """Softmax cross-entropy of a torch classifier on a batch (the torch twins' ``_loss``)."""
     import torch.nn.functional as F

@@ -14,6 +14,13 @@ from tests.conftest import served, store_variables
 
 pytestmark = pytest.mark.slow
 SIZE = 150  # rows per deliverable: every class of every bundled dataset is still in both splits
+def size(deliverable) -> int:
+    """Rows to run: networks classifying images get 600, so that 120 test images can tell them apart."""
+    return 600 if deliverable.tensor_columns and deliverable.task == "classification" else SIZE
+
+
+#: Deliverables whose reference is another kind of model, not the same one built by a library.
+ANOTHER_KIND_OF_MODEL = {"autoencoder": "PCA", "gan": "a Gaussian mixture per digit"}
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +35,7 @@ def runs():
     try:
         for d in catalog.CATALOG:
             try:
-                results[d.id] = deliverable_flow(d.id, size=SIZE)
+                results[d.id] = deliverable_flow(d.id, size=size(d))
             except Exception as error:  # reported by the deliverable's own test
                 results[d.id] = error
         yield results, base
@@ -49,7 +56,8 @@ def test_every_deliverable_runs_its_whole_flow(runs, deliverable):
     assert set(ours) == set(reference) == set(deliverable.metrics)
     gate = deliverable.gate.metric
     assert np.isfinite(ours[gate])
-    assert abs(ours[gate] - reference[gate]) <= 0.1 * abs(reference[gate])  # tiny data: parity is PARITY.md's job
+    if deliverable.id not in ANOTHER_KIND_OF_MODEL:  # tiny data: parity is PARITY.md's job
+        assert abs(ours[gate] - reference[gate]) <= 0.1 * abs(reference[gate])
     assert summary["mlflow"]["promoted"] and summary["bento"]["tag"].startswith(f"{deliverable.id}:")
     client = MlflowClient(summary["mlflow"]["tracking_uri"])
     logged = {Path(a.path).name for a in client.list_artifacts(summary["mlflow"]["run_id"], "plots")}
@@ -100,6 +108,43 @@ def test_served_models_answer_in_their_tasks_type(runs, deliverable, expected):
             wrong = {"id": predictions[1]["id"], "label": 1.5}  # a class is an integer
             refused = httpx.post(f"{url}/feedback", json={"labels": [wrong]}, timeout=10)
             assert refused.status_code == 400 and "integer" in refused.text
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+IMAGE = [[0.5] * 28 for _ in range(28)]
+DIGIT_IMAGE = [[0.25] * 8 for _ in range(8)]
+
+
+@pytest.mark.parametrize(
+    ("deliverable", "row", "check", "bad_row", "problem"),
+    [
+        ("mlp", {"image": IMAGE}, lambda p: isinstance(p, int) and 0 <= p <= 9,
+         {"image": IMAGE[:27]}, "at least 28"),
+        ("rnn", {"text": "The movie"}, lambda p: isinstance(p, str), {"text": ""}, "at least 1 character"),
+        ("attention", {"sequence": [3, 1, 4, 1, 5, 9, 2, 6]},
+         lambda p: len(p) == 8 and all(isinstance(t, int) and 0 <= t <= 9 for t in p),
+         {"sequence": [3, 1, 4, 1, 5, 9, 2, 6.5]}, "valid integer"),
+        ("autoencoder", {"image": DIGIT_IMAGE}, lambda p: len(p) == 4 and all(isinstance(v, float) for v in p),
+         {"image": [[2.0] * 8] * 8}, "less than or equal to 1"),
+        ("gan", {"digit": 3}, lambda p: np.asarray(p).shape == (8, 8) and 0 <= np.min(p) <= np.max(p) <= 1,
+         {"digit": 3.5}, "integer"),
+    ],
+    ids=["image-class", "text-continuation", "sorted-sequence", "image-latent", "class-image"],
+)  # fmt: skip
+def test_served_deep_models_read_images_and_sequences(runs, deliverable, row, check, bad_row, problem):
+    _, base = runs
+    saved = dict(os.environ)
+    os.environ.update(store_variables(base))
+    try:
+        with served(deliverable) as url:
+            answer = httpx.post(f"{url}/predict", json={"rows": [row]}, timeout=10)
+            assert answer.status_code == 200, answer.text
+            assert check(answer.json()[0]["prediction"]), answer.json()
+            refused = httpx.post(f"{url}/predict", json={"rows": [bad_row]}, timeout=10)
+            assert refused.status_code == 400 and problem in refused.text, refused.text
+            assert httpx.post(f"{url}/predict", json={"rows": [row]}, timeout=10).status_code == 200  # still serving
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -79,7 +79,7 @@ def test_the_gan_draws_the_digit_asked_for_the_same_way_each_time(digits):
     first, second = gan.predict(asked), gan.predict(asked)
     assert first.shape == (2, 8, 8) and np.array_equal(first, second) and 0 <= first.min() <= first.max() <= 1
     assert [epoch for epoch, _ in gan.snapshots_] == [5, 10]
-    with pytest.raises(ValueError, match="whole number 0..9"):
+    with pytest.raises(ValueError, match=r"whole number 0\.\.9"):
         gan.predict(np.array([[12.0]]))
 
 
