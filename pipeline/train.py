@@ -33,6 +33,7 @@ class TrainResult:
     resumed_from_epoch: int
     final_loss: float | None
     loss_history: list[float] = field(default_factory=list)
+    samples_per_second: float | None = None  # training rows x epochs / fit seconds, for epoch-trained models
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -125,6 +126,11 @@ def fit_epochs(estimator, X, y, *, checkpoint, every: int, progress: bool = True
     return estimator, resumed
 
 
+def throughput(rows: int, epochs: int, seconds: float) -> float | None:
+    """Training samples per second over the epochs run here (None for a model without epochs)."""
+    return rows * epochs / seconds if epochs > 0 and seconds > 0 else None
+
+
 def train_model(ctx: RunContext, progress: bool = True) -> TrainResult:
     """Fit our model on the training split; writes the model and a training report."""
     from models.base import EpochTrainable
@@ -159,6 +165,7 @@ def train_model(ctx: RunContext, progress: bool = True) -> TrainResult:
         resumed_from_epoch=resumed,
         final_loss=history[-1] if history else None,
         loss_history=history,
+        samples_per_second=throughput(len(X), len(history) - resumed, elapsed),
     )
     write_json(ctx.paths.training_report, result.to_dict())
     return result
@@ -178,6 +185,9 @@ def fit_reference(ctx: RunContext) -> TrainResult:
     write_pickle(ctx.paths.reference_model, reference)
     history = [float(loss) for loss in getattr(reference, "loss_history_", [])]  # a torch reference's epochs
     device = getattr(reference, "device_", "cpu")
-    result = TrainResult(d.reference, device, elapsed, len(history), 0, history[-1] if history else None, history)
+    result = TrainResult(
+        d.reference, device, elapsed, len(history), 0, history[-1] if history else None, history,
+        throughput(len(X), len(history), elapsed),
+    )  # fmt: skip
     write_json(ctx.paths.reference_report, result.to_dict())
     return result

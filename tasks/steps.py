@@ -73,12 +73,13 @@ def features(ctx: RunContext) -> features_step.FeaturesResult:
 def train(ctx: RunContext) -> train_step.TrainResult:
     result = train_step.train_model(ctx)
     get_run_logger().info(
-        "train: %s on %s, %d epochs (resumed at %d) in %.3f s",
+        "train: %s on %s, %d epochs (resumed at %d) in %.3f s%s",
         result.estimator,
         result.device,
         result.epochs,
         result.resumed_from_epoch,
         result.fit_seconds,
+        f", {result.samples_per_second:,.0f} samples/s" if result.samples_per_second else "",
     )
     return result
 
@@ -86,7 +87,8 @@ def train(ctx: RunContext) -> train_step.TrainResult:
 @task(name="reference", cache_policy=NO_CACHE)
 def reference(ctx: RunContext) -> train_step.TrainResult:
     result = train_step.fit_reference(ctx)
-    get_run_logger().info("reference: %s in %.3f s", result.estimator, result.fit_seconds)
+    rate = f", {result.samples_per_second:,.0f} samples/s" if result.samples_per_second else ""
+    get_run_logger().info("reference: %s on %s in %.3f s%s", result.estimator, result.device, result.fit_seconds, rate)
     return result
 
 

@@ -14,6 +14,8 @@ from tests.conftest import served, store_variables
 
 pytestmark = pytest.mark.slow
 SIZE = 150  # rows per deliverable: every class of every bundled dataset is still in both splits
+
+
 def size(deliverable) -> int:
     """Rows to run: networks classifying images get 600, so that 120 test images can tell them apart."""
     return 600 if deliverable.tensor_columns and deliverable.task == "classification" else SIZE
@@ -60,8 +62,12 @@ def test_every_deliverable_runs_its_whole_flow(runs, deliverable):
         assert abs(ours[gate] - reference[gate]) <= 0.1 * abs(reference[gate])
     assert summary["mlflow"]["promoted"] and summary["bento"]["tag"].startswith(f"{deliverable.id}:")
     client = MlflowClient(summary["mlflow"]["tracking_uri"])
-    logged = {Path(a.path).name for a in client.list_artifacts(summary["mlflow"]["run_id"], "plots")}
+    run_id = summary["mlflow"]["run_id"]
+    logged = {Path(a.path).name for a in client.list_artifacts(run_id, "plots")}
     assert {f"{name}.png" for name in deliverable.plots} <= logged
+    if deliverable.phase == "2":  # networks: the loss curve of each epoch is an MLflow metric history
+        curve = client.get_metric_history(run_id, "ours_train_loss")
+        assert len(curve) > 1 and [m.step for m in curve] == list(range(len(curve)))
 
 
 def test_parity_table_covers_every_deliverable(runs, tmp_path):
