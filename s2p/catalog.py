@@ -80,8 +80,9 @@ class Deliverable:
     #: A method that labels the rows it is fitted on and has no predict (AgglomerativeClustering):
     #: it is scored by fit_predict on the held-out rows, ours and the reference alike.
     transductive: bool = False
-    #: The fit-time ratio (ours / reference) the parity table holds it to.
-    fit_time_budget: float = 3.0
+    #: The fit-time ratio (ours / reference) the parity table holds it to; None where the reference is
+    #: another kind of model (a VAE against PCA): the ratio is reported, not held to a budget.
+    fit_time_budget: float | None = 3.0
 
     @property
     def feature_names(self) -> list[str]:
@@ -459,6 +460,7 @@ CATALOG: tuple[Deliverable, ...] = (
         metrics=("accuracy", "f1_macro", "log_loss"),
         gate=Gate(metric="accuracy", greater_is_better=True),
         plots=("loss_curve", "confusion_matrix", "conv_filters", "image_predictions"),
+        fit_time_budget=10.0,  # im2col and matrix products in NumPy against torch's convolution kernels
     ),
     Deliverable(
         id="rnn",
@@ -473,6 +475,7 @@ CATALOG: tuple[Deliverable, ...] = (
         metrics=("perplexity",),
         gate=Gate(metric="perplexity", greater_is_better=False),
         plots=("loss_curve", "generated_text"),
+        fit_time_budget=10.0,  # a Python loop over time steps against torch's fused recurrent kernels
     ),
     Deliverable(
         id="attention",
@@ -503,7 +506,7 @@ CATALOG: tuple[Deliverable, ...] = (
         gate=Gate(metric="reconstruction_rmse", greater_is_better=False),
         plots=("loss_curve", "reconstructions", "latent_traversal"),
         framework="torch",
-        fit_time_budget=100.0,  # 150 epochs of gradient steps against one SVD
+        fit_time_budget=None,  # a network trained for 150 epochs against one SVD: another kind of model
     ),
     Deliverable(
         id="gan",
@@ -519,7 +522,7 @@ CATALOG: tuple[Deliverable, ...] = (
         gate=Gate(metric="fid", greater_is_better=False),
         plots=("loss_curve", "gan_progress", "generated_samples"),
         framework="torch",
-        fit_time_budget=100.0,  # 150 epochs of two networks against a mixture per class (EM)
+        fit_time_budget=None,  # two networks trained for 150 epochs against EM: another kind of model
     ),
 )
 

@@ -312,7 +312,10 @@ def cmd_parity(args) -> int:
         return 0
     for row in table["rows"]:
         metric = "met" if row["metric_ok"] else "MISSED"
-        fit = "met" if row["fit_ok"] else f"MISSED (budget {row['fit_budget']:g}x)"
+        if row["fit_budget"] is None:
+            fit = "no budget (another kind of model)"
+        else:
+            fit = "met" if row["fit_ok"] else f"MISSED (budget {row['fit_budget']:g}x)"
         print(
             f"{row['deliverable']:<24} {row['metric']:<20} ours {row['ours']:<10.6g} ref {row['reference']:<10.6g}"
             f" {row['relative_delta']:+7.2%} {metric:<7} fit {row['fit_ratio']:6.2f}x {fit}"
