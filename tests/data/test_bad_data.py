@@ -170,17 +170,24 @@ BUNDLED_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(BUNDLED_CASES))
-def test_bad_bundled_data_stops_with_a_named_problem(case, stores, monkeypatch):
-    good = make_context(LR, DeliverableParams(), stores)
+def assert_broken_source_stops(deliverable, broken, message, stores, monkeypatch):
+    """A good run of ``deliverable``, then its source replaced by ``broken()``: the run stops with
+    ``message`` and the good dataset and report stay byte for byte."""
+    good = make_context(deliverable, DeliverableParams(), stores)
     prepare(good)
     kept = {p: digest(p) for p in (good.paths.dataset, good.paths.validation_report)}
-    change, message = BUNDLED_CASES[case]
-    monkeypatch.setattr("tests.data.test_bad_data.broken_source", lambda: change(sources.diabetes()))
-    bad = dataclasses.replace(good, deliverable=dataclasses.replace(LR, source="tests.data.test_bad_data:broken_source"))
+    monkeypatch.setattr("tests.data.test_bad_data.broken_source", broken)
+    source = "tests.data.test_bad_data:broken_source"
+    bad = dataclasses.replace(good, deliverable=dataclasses.replace(deliverable, source=source))
     with pytest.raises(STOPS, match=message):
         prepare(bad)
     assert {p: digest(p) for p in kept} == kept
+
+
+@pytest.mark.parametrize("case", sorted(BUNDLED_CASES))
+def test_bad_bundled_data_stops_with_a_named_problem(case, stores, monkeypatch):
+    change, message = BUNDLED_CASES[case]
+    assert_broken_source_stops(LR, lambda: change(sources.diabetes()), message, stores, monkeypatch)
 
 
 def broken_source() -> pd.DataFrame:  # replaced per test
@@ -237,15 +244,8 @@ IMAGE_CASES = {
 
 @pytest.mark.parametrize("case", sorted(IMAGE_CASES))
 def test_bad_images_stop_with_a_named_problem(case, stores, monkeypatch):
-    good = make_context(IMAGES, DeliverableParams(), stores)
-    prepare(good)
-    kept = {p: digest(p) for p in (good.paths.dataset, good.paths.validation_report)}
     change, message = IMAGE_CASES[case]
-    monkeypatch.setattr("tests.data.test_bad_data.broken_source", lambda: change(sources.digit_images()))
-    bad = dataclasses.replace(good, deliverable=dataclasses.replace(IMAGES, source="tests.data.test_bad_data:broken_source"))
-    with pytest.raises(STOPS, match=message):
-        prepare(bad)
-    assert {p: digest(p) for p in kept} == kept
+    assert_broken_source_stops(IMAGES, lambda: change(sources.digit_images()), message, stores, monkeypatch)
 
 
 def test_duplicate_images_are_dropped_and_counted(stores, monkeypatch):
