@@ -51,7 +51,7 @@ def flow_steps(contexts: list[RunContext], qualified: bool) -> list[Step]:
 def compute_threads(threads: int):
     """BLAS and torch threads per fit while steps run side by side. Two fits that each start a
     thread per core oversubscribe the cores and both crawl: on 2 cores the character LM and its
-    torch twin took 534 s each side by side, 15 s and 7 s with one thread each."""
+    torch twin took 534 s each side by side; with one thread each, 36 s and 25 s (alone: 15 s, 7 s)."""
     import torch
     from threadpoolctl import threadpool_limits
 
