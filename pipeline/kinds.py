@@ -10,22 +10,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from s2p.catalog import Column, Deliverable
+from s2p.catalog import Deliverable
 from s2p.tensors import stack
 
 
 def inputs(deliverable: Deliverable, rows: pd.DataFrame) -> np.ndarray:
     """Feature columns as the model reads them: floats (n, features), texts as objects, or the
     arrays of a tensor column as (n, *shape)."""
-    return values(deliverable.features, rows)
-
-
-def values(columns: tuple[Column, ...], rows: pd.DataFrame) -> np.ndarray:
-    tensor = [column for column in columns if column.dtype == "tensor"]
+    tensor = [column for column in deliverable.features if column.dtype == "tensor"]
     if tensor:  # the catalog declares a tensor column alone
         return stack(rows[tensor[0].name], tensor[0].shape)
-    text = any(column.dtype == "text" for column in columns)
-    return rows[[column.name for column in columns]].to_numpy(dtype=object if text else np.float64)
+    dtype = object if deliverable.has_text else np.float64
+    return rows[deliverable.feature_names].to_numpy(dtype=dtype)
 
 
 def targets(deliverable: Deliverable, rows: pd.DataFrame) -> np.ndarray:

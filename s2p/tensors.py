@@ -63,12 +63,6 @@ def stack(values, shape: tuple[int, ...]) -> np.ndarray:
     return np.stack(arrays).reshape(-1, *shape)
 
 
-def as_rows(array: np.ndarray) -> list[np.ndarray]:
-    """An array of shape (rows, ...) as flat per-row arrays, the form a dataset stores."""
-    array = np.asarray(array, dtype=np.float64)
-    return list(array.reshape(len(array), -1))
-
-
 def hashable(values: pd.Series) -> pd.Series:
     """Each row's array as bytes, so that exact duplicate rows can be found."""
     return values.map(lambda value: a.tobytes() if (a := flat(value)) is not None else repr(value))

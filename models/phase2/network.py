@@ -43,9 +43,6 @@ class NetworkClassifier(ClassifierMixin, EpochTrainable):
         raise NotImplementedError
 
     def _validate(self, X, y):
-        return self._prepare(X, y)
-
-    def _prepare(self, X, y):
         X = as_images(X, self.input_ndim)
         y = np.asarray(y).ravel()
         if len(y) != len(X):
@@ -53,7 +50,7 @@ class NetworkClassifier(ClassifierMixin, EpochTrainable):
         return X, y
 
     def _init_state(self, X, y) -> None:
-        X, y = self._prepare(X, y)
+        X, y = self._validate(X, y)
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
             raise ValueError(f"y has a single class ({self.classes_.tolist()}); a classifier needs at least two")
@@ -66,7 +63,7 @@ class NetworkClassifier(ClassifierMixin, EpochTrainable):
         return [name for name in self.net_.params() if name.endswith("weight")]
 
     def _run_epoch(self, X, y, rng) -> float:
-        X, y = self._prepare(X, y)
+        X, y = self._validate(X, y)
         encoded = np.searchsorted(self.classes_, y)
         params = self.net_.params()
         weights = self.weight_names()
