@@ -4,15 +4,18 @@ log, measured by the same client in the same run.
 
     .venv/bin/python benchmarks/bench_serving.py [DELIVERABLE] [--requests 10000] [--concurrency 32]
 
-Needs a packaged deliverable (`make run` or `s2p run linear_regression`). Prints, for each peer,
-errors, p50 / p99 latency and throughput at full concurrency, then p50 / p99 at a fixed 100
-requests/s, and the ratios.
+Needs a packaged deliverable (`make run` or `s2p run linear_regression`). Both servers run the
+same number of worker processes on the same CPUs, the client on the others. Prints, for each
+peer, errors, p50 / p99 latency, throughput and the servers' CPU time per request at full
+concurrency, then p50 / p99 at a fixed 100 requests/s, and the ratios. Every answered request
+must have its row in the peer's inference log: the run exits 1 on any error or missing row.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -24,11 +27,16 @@ import textwrap
 import time
 from pathlib import Path
 
+import aiohttp
 import httpx
 import numpy as np
+import psutil
+import uvloop
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from serving.inference_log import InferenceLog  # noqa: E402
 
 BARE_APP = textwrap.dedent(
     """
@@ -79,6 +87,28 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def split_cpus() -> tuple[set[int], set[int]]:
+    """The client on the first half of this process's CPUs, the servers on the rest: a client that
+    shares the servers' cores measures itself as much as them (on 2 cores: client 0, servers 1)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return set(cpus), set(cpus)
+    half = len(cpus) // 2
+    return set(cpus[:half]), set(cpus[half:])
+
+
+def start_server(command: list[str], cwd: Path, env: dict, cpus: set[int]) -> subprocess.Popen:
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=functools.partial(os.sched_setaffinity, 0, cpus),  # inherited by every worker
+    )
+
+
 def wait_ready(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -93,10 +123,27 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 90) -> None
     raise SystemExit(f"{url} not ready in {timeout} s")
 
 
-async def load(url: str, body: dict, requests: int, concurrency: int, rate: float | None) -> dict:
+def cpu_seconds(process: subprocess.Popen) -> float:
+    """User + system CPU time of a server and all its worker processes so far."""
+    root = psutil.Process(process.pid)
+    total = 0.0
+    for member in [root, *root.children(recursive=True)]:
+        try:
+            times = member.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+async def load(url: str, body: bytes, requests: int, concurrency: int, rate: float | None) -> dict:
+    """``requests`` POSTs of ``body`` over ``concurrency`` keep-alive connections, all at once or
+    started at a fixed ``rate`` per second. aiohttp's C parser keeps the client's own cost per
+    request a fraction of a server's."""
     latencies, errors = [], 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    headers = {"content-type": "application/json"}
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client:
         gate = asyncio.Semaphore(concurrency)
         started = time.perf_counter()
 
@@ -106,31 +153,62 @@ async def load(url: str, body: dict, requests: int, concurrency: int, rate: floa
                 await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
             async with gate:
                 t = time.perf_counter()
-                response = await client.post(f"{url}/predict", json=body)
+                try:
+                    async with client.post(f"{url}/predict", data=body, headers=headers) as response:
+                        await response.read()
+                        errors += response.status != 200
+                except (TimeoutError, aiohttp.ClientError):
+                    errors += 1
                 latencies.append(time.perf_counter() - t)
-                errors += response.status_code != 200
 
         await asyncio.gather(*(one(i) for i in range(requests)))
         elapsed = time.perf_counter() - started
-    ms = np.array(latencies) * 1000
+    return {"errors": errors, "latencies": latencies, "throughput": requests / elapsed}
+
+
+def summary(runs: list[dict]) -> dict:
+    ms = np.concatenate([run["latencies"] for run in runs]) * 1000
     return {
-        "errors": errors,
+        "errors": sum(run["errors"] for run in runs),
         "p50": float(np.percentile(ms, 50)),
         "p99": float(np.percentile(ms, 99)),
-        "throughput": requests / elapsed,
+        "throughput": float(np.median([run["throughput"] for run in runs])),
     }
 
 
-def measure(name: str, url: str, body: dict, args) -> dict:
-    asyncio.run(load(url, body, 200, 8, None))  # warm up
-    full = asyncio.run(load(url, body, args.requests, args.concurrency, None))
-    paced = asyncio.run(load(url, body, max(1000, args.requests // 5), args.concurrency, 100.0))
-    print(
-        f"{name:>9}: {args.requests} requests at concurrency {args.concurrency}: errors {full['errors']}, "
-        f"p50 {full['p50']:.1f} ms, p99 {full['p99']:.1f} ms, {full['throughput']:.0f} req/s | "
-        f"at 100 req/s: errors {paced['errors']}, p50 {paced['p50']:.1f} ms, p99 {paced['p99']:.1f} ms"
-    )
-    return {"full": full, "paced": paced}
+WARM_UP = 500
+LOGS = {"bentoml": "inference.db", "bare": "bare.db"}  # each peer's inference log, in the scratch folder
+
+
+def measure(peers: dict[str, tuple[str, subprocess.Popen]], body: bytes, args) -> dict[str, dict]:
+    """Full concurrency in interleaved rounds (this machine's load drifts between them; each round
+    gives both peers the same weather), then each peer paced at 100 requests/s."""
+    runs: dict[str, list[dict]] = {name: [] for name in peers}
+    cpu = dict.fromkeys(peers, 0.0)
+    for url, _ in peers.values():
+        uvloop.run(load(url, body, WARM_UP, 8, None))
+    for round_ in range(args.rounds):
+        order = list(peers) if round_ % 2 == 0 else list(reversed(peers))
+        for name in order:
+            url, server = peers[name]
+            before = cpu_seconds(server)
+            runs[name].append(uvloop.run(load(url, body, args.requests // args.rounds, args.concurrency, None)))
+            cpu[name] += cpu_seconds(server) - before
+    results = {}
+    for name, (url, _) in peers.items():
+        full = summary(runs[name])
+        full["cpu_ms"] = cpu[name] * 1000 / (args.requests // args.rounds * args.rounds)
+        paced = summary([uvloop.run(load(url, body, args.paced_requests, args.concurrency, 100.0))])
+        print(
+            f"{name:>9}: {args.requests} requests at concurrency {args.concurrency}: errors {full['errors']}, "
+            f"p50 {full['p50']:.1f} ms, p99 {full['p99']:.1f} ms, {full['throughput']:.0f} req/s, "
+            f"server CPU {full['cpu_ms']:.2f} ms/request | at 100 req/s: errors {paced['errors']}, "
+            f"p50 {paced['p50']:.1f} ms, p99 {paced['p99']:.1f} ms"
+        )
+        results[name] = {"full": full, "paced": paced, "errors": full["errors"] + paced["errors"]}
+    ratios = [ours["throughput"] / bare["throughput"] for ours, bare in zip(*runs.values(), strict=True)]
+    results["ratio"] = float(np.median(ratios))
+    return results
 
 
 def main() -> None:
@@ -138,7 +216,10 @@ def main() -> None:
     parser.add_argument("deliverable", nargs="?", default="linear_regression")
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=5, help="full-concurrency rounds, the peers interleaved")
+    parser.add_argument("--paced-requests", type=int, help="sent at 100 requests/s (default: requests / 5, >= 1000)")
     args = parser.parse_args()
+    args.paced_requests = args.paced_requests or max(1000, args.requests // 5)
 
     from s2p.cli import configure_environment
 
@@ -146,62 +227,59 @@ def main() -> None:
     bento = json.loads(stores.run_paths(args.deliverable).bento.read_text())
     build = Path(bento["build_context"])
     spec = json.loads((build / "serving" / "s2p_service.json").read_text())
-    body = {
-        "rows": [{c["name"]: (c["min"] + c["max"]) / 2 if c.get("min") is not None else 1.0 for c in spec["features"]}]
-    }
-    scratch = Path(tempfile.mkdtemp(prefix="s2p-bench-"))
-    env = {**os.environ, "S2P_INFERENCE_DB": str(scratch / "inference.db")}
+    row = {c["name"]: (c["min"] + c["max"]) / 2 if c.get("min") is not None else 1.0 for c in spec["features"]}
+    body = json.dumps({"rows": [row]}).encode()
+    workers = int(spec.get("serving", {}).get("workers", 1))
+    client_cpus, server_cpus = split_cpus()
+    os.sched_setaffinity(0, client_cpus)
+    print(
+        f"{args.deliverable}: {workers} worker process(es) per server; servers on CPUs {sorted(server_cpus)}, "
+        f"client on CPUs {sorted(client_cpus)}"
+    )
+    with tempfile.TemporaryDirectory(prefix="s2p-bench-") as scratch:
+        ok = compare(args, spec, build, body, workers, server_cpus, Path(scratch))
+    raise SystemExit(0 if ok else 1)
+
+
+def compare(args, spec: dict, build: Path, body: bytes, workers: int, server_cpus: set[int], scratch: Path) -> bool:
+    env = {**os.environ, "S2P_INFERENCE_DB": str(scratch / LOGS["bentoml"])}
 
     ours_port, bare_port = free_port(), free_port()
-    ours = subprocess.Popen(
-        [sys.executable, "-m", "s2p.cli", "serve", args.deliverable, "--port", str(ours_port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    ours = start_server(
+        [sys.executable, "-m", "s2p.cli", "serve", args.deliverable, "--port", str(ours_port)], ROOT, env, server_cpus
     )
     import bentoml
 
     model_path = Path(bentoml.models.get(spec["model_tag"]).path_of("model.pkl"))
     (scratch / "bare_app.py").write_text(BARE_APP)
-    bare = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bare_app:app",
-            "--port",
-            str(bare_port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=scratch,
-        env={
-            **env,
-            "S2P_BUILD": str(build),
-            "S2P_MODEL": str(model_path),
-            "S2P_INFERENCE_DB": str(scratch / "bare.db"),
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    bare_command = [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(bare_port)]
+    bare_command += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    bare_env = {
+        **env,
+        "S2P_BUILD": str(build),
+        "S2P_MODEL": str(model_path),
+        "S2P_INFERENCE_DB": str(scratch / LOGS["bare"]),
+    }
+    bare = start_server(bare_command, scratch, bare_env, server_cpus)
     try:
         wait_ready(f"http://127.0.0.1:{ours_port}", ours)
         wait_ready(f"http://127.0.0.1:{bare_port}", bare)
-        mine = measure("bentoml", f"http://127.0.0.1:{ours_port}", body, args)
-        theirs = measure("bare", f"http://127.0.0.1:{bare_port}", body, args)
+        peers = {"bentoml": (f"http://127.0.0.1:{ours_port}", ours), "bare": (f"http://127.0.0.1:{bare_port}", bare)}
+        results = measure(peers, body, args)
+        mine, theirs = results["bentoml"], results["bare"]
         print(
-            f"ratios (ours / bare): throughput {mine['full']['throughput'] / theirs['full']['throughput']:.2f} "
-            f"(target >= 0.8), p99 at 100 req/s {mine['paced']['p99']:.1f} ms vs {theirs['paced']['p99']:.1f} ms "
-            f"(target < 20 ms)"
+            f"ratios (ours / bare): throughput {results['ratio']:.2f} (median of {args.rounds} rounds, "
+            f"target >= 0.8), server CPU per request {mine['full']['cpu_ms'] / theirs['full']['cpu_ms']:.2f}, "
+            f"p99 at 100 req/s {mine['paced']['p99']:.1f} ms vs {theirs['paced']['p99']:.1f} ms (target < 20 ms)"
         )
     finally:
         for process in (ours, bare):
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
+    sent = WARM_UP + args.requests // args.rounds * args.rounds + args.paced_requests
+    logged = {name: InferenceLog(scratch / db).count(spec["run_key"]) for name, db in LOGS.items()}
+    print(f"inference log rows for {sent} requests each: " + ", ".join(f"{k} {v}" for k, v in logged.items()))
+    return mine["errors"] == theirs["errors"] == 0 and all(rows == sent for rows in logged.values())
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ class ServingParams:
     canary_fraction: float = 0.1  # share of requests a canary challenger answers
     workers: int = 2  # worker processes of `bentoml serve` (one kept p99 at 100 req/s near 100 ms here)
     access_log: bool = False  # BentoML's line per request; the inference log already records each one
+    metrics: bool = True  # BentoML's Prometheus /metrics (request counts, latency histograms)
 
     def __post_init__(self) -> None:
         if self.workers < 1:

@@ -136,3 +136,24 @@ def test_a_stage_killed_midway_leaves_whole_outputs_and_a_rerun_completes(stage,
         else:
             pd.read_parquet(path)
     run_stage(stage, env)
+
+
+def test_under_load_every_request_is_answered_and_logged_once(built):
+    """benchmarks/bench_serving.py at a tenth of its size: the bento and the bare FastAPI peer at
+    concurrency 32, then paced; no error, and one inference-log row per request on each side.
+    Its figures are printed, not asserted (a shared machine is no stopwatch)."""
+    _, env = built
+    done = subprocess.run(
+        [sys.executable, "benchmarks/bench_serving.py", "--requests", "1000", "--paced-requests", "200"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[0].strip() for line in lines[1:3]] == ["bentoml", "bare"], done.stdout
+    assert all("errors 0," in line and "at 100 req/s: errors 0," in line for line in lines[1:3]), done.stdout
+    assert lines[3].startswith("ratios (ours / bare): throughput ")
+    assert lines[4] == "inference log rows for 1700 requests each: bentoml 1700, bare 1700"
