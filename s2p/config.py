@@ -38,6 +38,9 @@ class ServingParams:
     workers: int = 2  # worker processes of `bentoml serve` (one kept p99 at 100 req/s near 100 ms here)
     access_log: bool = False  # BentoML's line per request; the inference log already records each one
     metrics: bool = True  # BentoML's Prometheus /metrics (request counts, latency histograms)
+    # OpenTelemetry spans per request, for BentoML's tracing exporter (its `tracing` config). Off, the
+    # SDK is disabled in the server: BentoML's default samples no request yet builds every span.
+    tracing: bool = False
 
     def __post_init__(self) -> None:
         if self.workers < 1:

@@ -129,6 +129,8 @@ async def _refuse(send, status: int, message: str) -> None:
 
 
 SERVING = {"mode": "single", "canary_fraction": 0.0, "workers": 1, **SPEC.get("serving", {})}
+if not SERVING.get("tracing", False):  # before BentoML builds its tracer provider, in each worker
+    os.environ.setdefault("OTEL_SDK_DISABLED", "true")
 CHALLENGER = SPEC.get("challenger") if SERVING["mode"] != "single" else None
 
 
