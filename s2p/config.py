@@ -35,7 +35,7 @@ class MonitorParams:
 class ServingParams:
     mode: str = "single"  # single | shadow (challenger mirrored, logged only) | canary
     canary_fraction: float = 0.1  # share of requests a canary challenger answers
-    workers: int = 2  # worker processes of `bentoml serve` (one kept p99 at 100 req/s near 100 ms here)
+    workers: int = 2  # worker processes of `bentoml serve` (one per core of this 2-core machine)
     access_log: bool = False  # BentoML's line per request; the inference log already records each one
     metrics: bool = True  # BentoML's Prometheus /metrics (request counts, latency histograms)
     # OpenTelemetry spans per request, for BentoML's tracing exporter (its `tracing` config). Off, the
