@@ -30,21 +30,22 @@ from pathlib import Path
 import aiohttp
 import httpx
 import numpy as np
+import pandas as pd
 import psutil
 import uvloop
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from s2p.tensors import stack  # noqa: E402
 from serving.inference_log import InferenceLog  # noqa: E402
 
 BARE_APP = textwrap.dedent(
     """
-    import json, os, pickle, sys, time
+    import os, pickle, sys, time
     from pathlib import Path
     from typing import Annotated
 
-    import numpy as np
     from fastapi import FastAPI
     from pydantic import BaseModel, Field
 
@@ -52,11 +53,10 @@ BARE_APP = textwrap.dedent(
     sys.path.insert(0, str(build))
     os.environ["S2P_SERVICE_SPEC"] = str(build / "serving" / "s2p_service.json")
     from serving.inference_log import InferenceLog
-    from serving.service import Features, MAX_ROWS, SPEC  # the very same request schema
+    from serving.service import Features, MAX_ROWS, SPEC, answer, model_input  # the service's schema and code
 
     model = pickle.loads(Path(os.environ["S2P_MODEL"]).read_bytes())
     log = InferenceLog(Path(os.environ["S2P_INFERENCE_DB"]))
-    columns = [c["name"] for c in SPEC["features"]]
     app = FastAPI()
 
 
@@ -68,8 +68,7 @@ BARE_APP = textwrap.dedent(
     def predict(body: Body):
         started = time.perf_counter()
         records = [row.model_dump() for row in body.rows]
-        X = np.array([[r[c] for c in columns] for r in records])
-        values = [float(v) for v in model.predict(X)]
+        values = answer(model, model_input(records), "bare")
         ids = log.append(SPEC["run_key"], "bare", records, values, (time.perf_counter() - started) * 1000)
         return [{"id": i, "prediction": v, "model_version": "bare"} for i, v in zip(ids, values)]
 
@@ -81,23 +80,38 @@ BARE_APP = textwrap.dedent(
 )
 
 
+def example_row(dataset: Path, spec: dict) -> dict:
+    """The dataset's first row as a client sends it: the served fields, arrays in their shape."""
+    frame = pd.read_parquet(dataset, columns=[column["name"] for column in spec["features"]]).head(1)
+    row = {}
+    for column in spec["features"]:
+        values = frame[column["name"]]
+        if column["dtype"] == "tensor":
+            array = stack(values, tuple(column["shape"]))[0]
+            row[column["name"]] = (array.astype(int) if column.get("values") else array).tolist()
+        else:
+            row[column["name"]] = {"int": int, "float": float, "text": str}[column["dtype"]](values.iloc[0])
+    return row
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-def split_cpus() -> tuple[set[int], set[int]]:
+def split_cpus() -> tuple[set[int], set[int]] | tuple[None, None]:
     """The client on the first half of this process's CPUs, the servers on the rest: a client that
-    shares the servers' cores measures itself as much as them (on 2 cores: client 0, servers 1)."""
+    shares the servers' cores measures itself as much as them (on 2 cores: client 0, servers 1).
+    (None, None) where the OS sets no CPU affinity (macOS) or there is one CPU: all share."""
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        return None, None
     cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2:
-        return set(cpus), set(cpus)
     half = len(cpus) // 2
     return set(cpus[:half]), set(cpus[half:])
 
 
-def start_server(command: list[str], cwd: Path, env: dict, cpus: set[int]) -> subprocess.Popen:
+def start_server(command: list[str], cwd: Path, env: dict, cpus: set[int] | None) -> subprocess.Popen:
     return subprocess.Popen(
         command,
         cwd=cwd,
@@ -105,7 +119,7 @@ def start_server(command: list[str], cwd: Path, env: dict, cpus: set[int]) -> su
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
-        preexec_fn=functools.partial(os.sched_setaffinity, 0, cpus),  # inherited by every worker
+        preexec_fn=functools.partial(os.sched_setaffinity, 0, cpus) if cpus else None,  # inherited by workers
     )
 
 
@@ -227,21 +241,23 @@ def main() -> None:
     bento = json.loads(stores.run_paths(args.deliverable).bento.read_text())
     build = Path(bento["build_context"])
     spec = json.loads((build / "serving" / "s2p_service.json").read_text())
-    row = {c["name"]: (c["min"] + c["max"]) / 2 if c.get("min") is not None else 1.0 for c in spec["features"]}
-    body = json.dumps({"rows": [row]}).encode()
+    body = json.dumps({"rows": [example_row(stores.run_paths(args.deliverable).dataset, spec)]}).encode()
     workers = int(spec.get("serving", {}).get("workers", 1))
     client_cpus, server_cpus = split_cpus()
-    os.sched_setaffinity(0, client_cpus)
-    print(
-        f"{args.deliverable}: {workers} worker process(es) per server; servers on CPUs {sorted(server_cpus)}, "
-        f"client on CPUs {sorted(client_cpus)}"
-    )
+    if client_cpus:
+        os.sched_setaffinity(0, client_cpus)
+        where = f"servers on CPUs {sorted(server_cpus)}, client on CPUs {sorted(client_cpus)}"
+    else:
+        where = "servers and client share the CPUs"
+    print(f"{args.deliverable}: {workers} worker process(es) per server; {where}")
     with tempfile.TemporaryDirectory(prefix="s2p-bench-") as scratch:
         ok = compare(args, spec, build, body, workers, server_cpus, Path(scratch))
     raise SystemExit(0 if ok else 1)
 
 
-def compare(args, spec: dict, build: Path, body: bytes, workers: int, server_cpus: set[int], scratch: Path) -> bool:
+def compare(
+    args, spec: dict, build: Path, body: bytes, workers: int, server_cpus: set[int] | None, scratch: Path
+) -> bool:
     env = {**os.environ, "S2P_INFERENCE_DB": str(scratch / LOGS["bentoml"])}
 
     ours_port, bare_port = free_port(), free_port()

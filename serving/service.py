@@ -139,6 +139,30 @@ def _load(model_ref) -> object:
         return pickle.load(handle)
 
 
+def model_input(records: list[dict]) -> np.ndarray:
+    """Validated rows as the model's X: (rows, *shape) for an array column, else (rows, columns)."""
+    if TENSOR:
+        return np.array([record[TENSOR["name"]] for record in records], dtype=np.float64)
+    columns = [column["name"] for column in SPEC["features"]]
+    return np.array([[record[name] for name in columns] for record in records], dtype=object if TEXT else np.float64)
+
+
+def answer(model, X: np.ndarray, who: str) -> list:
+    """The model's answer for each row, in the task's JSON type; a non-finite number is a 500."""
+    if SPEC["task"] in ("encoding", "retrieval"):  # token ids, row ids: integers by construction
+        return [[int(token) for token in ids] for ids in model.transform(X)]
+    if SPEC["task"] == "generation" and TEXT:
+        return [str(text) for text in model.predict(X)]
+    values = model.transform(X) if SPEC["task"] == "decomposition" else model.predict(X)
+    if not np.isfinite(np.asarray(values, dtype=float)).all():
+        raise bentoml.exceptions.InternalServerError(f"the {who} model produced a non-finite prediction")
+    if OUTPUT is int:
+        return [int(value) for value in values]
+    if OUTPUT is float:
+        return [float(value) for value in values]
+    return np.asarray(values).tolist()  # components, or a generated image or sequence
+
+
 @bentoml.service(
     name=SPEC["bento_name"],
     traffic={"timeout": 30},
@@ -156,25 +180,11 @@ class Predictor:
         self.models = {"champion": (_load(self.model_ref), str(SPEC["model_version"]))}
         if CHALLENGER:
             self.models["challenger"] = (_load(self.challenger_ref), str(CHALLENGER["version"]))
-        self.columns = [column["name"] for column in SPEC["features"]]
-        self.dtype = object if TEXT else np.float64
         self.log = InferenceLog(Path(os.environ.get("S2P_INFERENCE_DB", SPEC["inference_db"])))
         self.random = random.Random()
 
     def _predict(self, who: str, X: np.ndarray) -> list:
-        model = self.models[who][0]
-        if SPEC["task"] in ("encoding", "retrieval"):  # token ids, row ids: integers by construction
-            return [[int(token) for token in ids] for ids in model.transform(X)]
-        if SPEC["task"] == "generation" and TEXT:
-            return [str(text) for text in model.predict(X)]
-        values = model.transform(X) if SPEC["task"] == "decomposition" else model.predict(X)
-        if not np.isfinite(np.asarray(values, dtype=float)).all():
-            raise bentoml.exceptions.InternalServerError(f"the {who} model produced a non-finite prediction")
-        if OUTPUT is int:
-            return [int(value) for value in values]
-        if OUTPUT is float:
-            return [float(value) for value in values]
-        return np.asarray(values).tolist()  # components, or a generated image or sequence
+        return answer(self.models[who][0], X, who)
 
     @bentoml.api
     def predict(
@@ -182,10 +192,7 @@ class Predictor:
     ) -> Annotated[list[Prediction], JSON]:
         started = time.perf_counter()
         records = [row.model_dump() for row in rows]
-        if TENSOR:  # the request's arrays, shape (rows, *shape), checked by the schema
-            X = np.array([record[TENSOR["name"]] for record in records], dtype=np.float64)
-        else:
-            X = np.array([[record[name] for name in self.columns] for record in records], dtype=self.dtype)
+        X = model_input(records)
         canary = CHALLENGER and SERVING["mode"] == "canary" and self.random.random() < SERVING["canary_fraction"]
         who, role = ("challenger", "canary") if canary else ("champion", "champion")
         values = self._predict(who, X)
