@@ -201,20 +201,22 @@ def measure(peers: dict[str, tuple[str, subprocess.Popen]], body: bytes, args) -
     cpu = dict.fromkeys(peers, 0.0)
     for url, _ in peers.values():
         uvloop.run(load(url, body, WARM_UP, 8, None))
+    per_round = args.requests // args.rounds
     for round_ in range(args.rounds):
         order = list(peers) if round_ % 2 == 0 else list(reversed(peers))
         for name in order:
             url, server = peers[name]
             before = cpu_seconds(server)
-            runs[name].append(uvloop.run(load(url, body, args.requests // args.rounds, args.concurrency, None)))
+            runs[name].append(uvloop.run(load(url, body, per_round, args.concurrency, None)))
             cpu[name] += cpu_seconds(server) - before
     results = {}
     for name, (url, _) in peers.items():
         full = summary(runs[name])
-        full["cpu_ms"] = cpu[name] * 1000 / (args.requests // args.rounds * args.rounds)
+        full["cpu_ms"] = cpu[name] * 1000 / (per_round * args.rounds)
         paced = summary([uvloop.run(load(url, body, args.paced_requests, args.concurrency, 100.0))])
         print(
-            f"{name:>9}: {args.requests} requests at concurrency {args.concurrency}: errors {full['errors']}, "
+            f"{name:>9}: {per_round * args.rounds} requests at concurrency {args.concurrency}: "
+            f"errors {full['errors']}, "
             f"p50 {full['p50']:.1f} ms, p99 {full['p99']:.1f} ms, {full['throughput']:.0f} req/s, "
             f"server CPU {full['cpu_ms']:.2f} ms/request | at 100 req/s: errors {paced['errors']}, "
             f"p50 {paced['p50']:.1f} ms, p99 {paced['p99']:.1f} ms"
@@ -293,7 +295,11 @@ def compare(
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
     sent = WARM_UP + args.requests // args.rounds * args.rounds + args.paced_requests
-    logged = {name: InferenceLog(scratch / db).count(spec["run_key"]) for name, db in LOGS.items()}
+    logged = {}
+    for name, db in LOGS.items():
+        log = InferenceLog(scratch / db)
+        logged[name] = log.count(spec["run_key"])
+        log.close()
     print(f"inference log rows for {sent} requests each: " + ", ".join(f"{k} {v}" for k, v in logged.items()))
     return mine["errors"] == theirs["errors"] == 0 and all(rows == sent for rows in logged.values())
 

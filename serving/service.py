@@ -72,6 +72,7 @@ Features = create_model(
 
 TENSOR = next((column for column in SPEC["features"] if column["dtype"] == "tensor"), None)
 TEXT = any(column["dtype"] == "text" for column in SPEC["features"])
+COLUMNS = [column["name"] for column in SPEC["features"]]
 #: What the model answers, by task: a value, a class, a cluster id, a vector of components, or
 #: what it generates (a continuation of the text sent, an image, a sequence).
 OUTPUT = {
@@ -143,8 +144,7 @@ def model_input(records: list[dict]) -> np.ndarray:
     """Validated rows as the model's X: (rows, *shape) for an array column, else (rows, columns)."""
     if TENSOR:
         return np.array([record[TENSOR["name"]] for record in records], dtype=np.float64)
-    columns = [column["name"] for column in SPEC["features"]]
-    return np.array([[record[name] for name in columns] for record in records], dtype=object if TEXT else np.float64)
+    return np.array([[record[name] for name in COLUMNS] for record in records], dtype=object if TEXT else np.float64)
 
 
 def answer(model, X: np.ndarray, who: str) -> list:
@@ -183,9 +183,6 @@ class Predictor:
         self.log = InferenceLog(Path(os.environ.get("S2P_INFERENCE_DB", SPEC["inference_db"])))
         self.random = random.Random()
 
-    def _predict(self, who: str, X: np.ndarray) -> list:
-        return answer(self.models[who][0], X, who)
-
     @bentoml.api
     def predict(
         self, rows: Annotated[list[Features], Field(min_length=1, max_length=MAX_ROWS)]
@@ -195,13 +192,13 @@ class Predictor:
         X = model_input(records)
         canary = CHALLENGER and SERVING["mode"] == "canary" and self.random.random() < SERVING["canary_fraction"]
         who, role = ("challenger", "canary") if canary else ("champion", "champion")
-        values = self._predict(who, X)
+        values = answer(self.models[who][0], X, who)
         latency_ms = (time.perf_counter() - started) * 1000.0
         version = self.models[who][1]
         ids = self.log.append(SPEC["run_key"], version, records, values, latency_ms, role=role)
         if CHALLENGER and SERVING["mode"] == "shadow":  # mirrored: logged, never answered
             shadow_started = time.perf_counter()
-            shadow = self._predict("challenger", X)
+            shadow = answer(self.models["challenger"][0], X, "challenger")
             shadow_ms = (time.perf_counter() - shadow_started) * 1000.0
             self.log.append(SPEC["run_key"], self.models["challenger"][1], records, shadow, shadow_ms, role="shadow")
         return [Prediction(id=i, prediction=v, model_version=version) for i, v in zip(ids, values, strict=True)]
