@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.phase2.cnn import TorchCNNClassifier
-from models.phase2.mlp import TorchMLPClassifier
+from models.phase2.cnn.model import TorchCNNClassifier
+from models.phase2.mlp.model import TorchMLPClassifier
 from s2p.sources import fashion_mnist
 
 

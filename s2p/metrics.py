@@ -145,7 +145,7 @@ def _elbo(y_true, y_pred, X=None, model=None) -> float:
 def _image_classifier(images: np.ndarray, labels: np.ndarray):
     """The classifier an FID-like score reads features from: a NumPy MLP (64 ReLU units) trained
     here, on the real held-out images of the classes wanted."""
-    from models.phase2.mlp import MLPClassifier
+    from models.phase2.mlp.model import MLPClassifier
 
     return MLPClassifier(hidden=(64,), optimizer="adam", learning_rate=0.003, max_epochs=60, random_state=0).fit(
         images, labels

@@ -93,80 +93,12 @@ def digit_images() -> pd.DataFrame:
     return pd.DataFrame({"image": list(digits.data / 16.0), "digit": digits.target.astype(np.int64)})
 
 
-def toy_sequences(task: str, count: int = 5000, length: int = 8, vocabulary: int = 10, seed: int = 0) -> pd.DataFrame:
-    """Random sequences of digits and their copy, reversal or sorted order (the attention task)."""
-    answers = {"copy": lambda x: x, "reverse": lambda x: x[:, ::-1], "sort": lambda x: np.sort(x, axis=1)}
-    if task not in answers:
-        raise ValueError(f"task must be one of {sorted(answers)}, got {task!r}")
-    sequences = np.random.default_rng(seed).integers(0, vocabulary, (count, length))
-    target = answers[task](sequences)
-    return pd.DataFrame({"sequence": list(sequences.astype(np.float64)), "answer": list(target.astype(np.float64))})
-
-
-def sort_sequences() -> pd.DataFrame:
-    """5000 sequences of 8 digits and the same digits sorted."""
-    return toy_sequences("sort")
-
-
-def reverse_sequences() -> pd.DataFrame:
-    """5000 sequences of 8 digits and the same digits reversed."""
-    return toy_sequences("reverse")
-
-
-def copy_sequences() -> pd.DataFrame:
-    """5000 sequences of 8 digits, each its own answer."""
-    return toy_sequences("copy")
-
-
 def movie_reviews() -> pd.DataFrame:
     """10,070 movie-review sentences with a clear sentiment (datasets/NOTICE.md): text, 1 positive."""
     path = Path(__file__).resolve().parents[1] / "datasets" / "movie_reviews.tsv.gz"
     frame = pd.read_csv(path, sep="\t", dtype={"id": "int64", "score": "float64", "text": "string"})
     frame = frame[frame["score"].abs() > 0.5]
     return pd.DataFrame({"text": frame["text"].astype(object), "sentiment": (frame["score"] > 0).astype("int64")})
-
-
-def corrupt(text: str, rate: float, rng) -> str:
-    """A near-duplicate: each character typed wrong with probability ``rate`` (dropped, doubled,
-    replaced by a neighbour letter, or swapped with the next), as a copy-edited or re-scraped text."""
-    out, i = [], 0
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    while i < len(text):
-        char = text[i]
-        if rng.random() >= rate:
-            out.append(char)
-        else:
-            kind = rng.integers(4)
-            if kind == 1:
-                out.append(char * 2)
-            elif kind == 2:
-                out.append(letters[rng.integers(26)])
-            elif kind == 3 and i + 1 < len(text):
-                out.append(text[i + 1] + char)
-                i += 1
-        i += 1
-    return "".join(out) or text
-
-
-def review_pairs(count: int = 1500, seed: int = 0) -> pd.DataFrame:
-    """Pairs of movie-review sentences: a sentence and a corrupted copy (duplicate, 1), or a sentence
-    and another one (0), half of those the other sentence sharing the most words with it."""
-    texts = movie_reviews()["text"].drop_duplicates().tolist()
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(len(texts), size=min(2 * count, len(texts)), replace=False)
-    anchors, pool = [texts[i] for i in chosen[:count]], [texts[i] for i in chosen[count:]]
-    pool_words = [set(text.lower().split()) for text in pool]
-    rows = []
-    for index, text in enumerate(anchors):
-        rows.append((text, corrupt(text, float(rng.uniform(0.05, 0.5)), rng), 1))
-        if index % 2:
-            words = set(text.lower().split())
-            sample = rng.choice(len(pool), size=min(200, len(pool)), replace=False)
-            other = pool[max(sample, key=lambda k: len(words & pool_words[k]))]  # a hard negative
-        else:
-            other = pool[int(rng.integers(len(pool)))]
-        rows.append((text, other, 0))
-    return pd.DataFrame(rows, columns=["text_a", "text_b", "is_duplicate"]).astype({"is_duplicate": "int64"})
 
 
 def read_table(path: Path) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 
 from models.base import EpochTrainable, require_fitted
-from models.phase1.optimizers import Optimizer
+from models.optim import Optimizer
 from models.phase2.layers import Sequential, softmax, softmax_cross_entropy
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.phase1.linear_regression import LinearRegression
+from models.phase1.linear_regression.model import LinearRegression
 from pipeline.context import make_context
 from pipeline.etl import run_etl
 from pipeline.features import open_store, run_features

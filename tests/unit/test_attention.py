@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.phase2 import attention
+from models.phase2.attention import model as attention
 from models.phase2.torch_nets import MultiHeadAttention
 
 RNG = np.random.default_rng(0)
@@ -63,7 +63,7 @@ def test_our_torch_attention_loads_nn_multiheadattentions_weights_and_agrees(hea
 
 
 def test_the_toy_tasks_and_a_model_that_learns_to_reverse():
-    from s2p.sources import toy_sequences
+    from models.phase2.attention.data import toy_sequences
 
     frame = toy_sequences("reverse", count=1200)
     X, y = np.stack(frame["sequence"]), np.stack(frame["answer"])

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from models.phase2 import layers as L
-from models.phase2.mlp import MLPClassifier, TorchMLPClassifier, torch_mlp
+from models.phase2.mlp.model import MLPClassifier, TorchMLPClassifier, torch_mlp
 
 RNG = np.random.default_rng(0)
 

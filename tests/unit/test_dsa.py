@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from models.dsa import text_similarity as ts
-from s2p.sources import corrupt
+from models.dsa.text_similarity import model as ts
+from models.dsa.text_similarity.data import corrupt
 
 texts = st.text(alphabet="abcde ", max_size=70)
 unicode_texts = st.text(max_size=40)
@@ -59,8 +59,8 @@ def test_corpus_detector_finds_planted_near_duplicates():
 # -- tokenizer ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def trained():
-    from models.dsa.tokenizer import BPETokenizer
-    from s2p.references import HuggingFaceBPE
+    from models.dsa.tokenizer.model import BPETokenizer
+    from models.dsa.tokenizer.reference import HuggingFaceBPE
     from s2p.sources import movie_reviews
 
     texts = movie_reviews()["text"].to_numpy(object)[:, None]
@@ -94,7 +94,7 @@ def test_bpe_learns_the_same_vocabulary_as_hugging_face(trained):
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=60))
 def test_bpe_round_trips_any_text_exactly(text):
-    from models.dsa.tokenizer import BPETokenizer
+    from models.dsa.tokenizer.model import BPETokenizer
 
     model = BPETokenizer(300).fit(["the cat sat on the mat", "the dog ate the hat, twice"])
     assert model.decode(model.encode(text)) == text
@@ -111,7 +111,7 @@ def test_bpe_compresses_and_never_exceeds_the_vocabulary(trained):
 def test_trie_completions_are_the_most_frequent_words_with_the_prefix():
     from collections import Counter
 
-    from models.dsa.tokenizer import Trie
+    from models.dsa.tokenizer.model import Trie
 
     words = Counter(
         ["the", "then", "there", "these", "theme", "them", "tea", "team", "the", "then", "the", "a", "an", "and"]
@@ -135,7 +135,7 @@ SEARCHES = [
 def test_every_search_algorithm_finds_scikit_learns_neighbours(metric, algorithm):
     from sklearn.neighbors import NearestNeighbors
 
-    from models.dsa.knn_search import NeighbourIndex
+    from models.dsa.knn_search.model import NeighbourIndex
 
     rng = np.random.default_rng(1)
     points, queries = rng.normal(size=(700, 6)), rng.normal(size=(40, 6))
@@ -146,7 +146,7 @@ def test_every_search_algorithm_finds_scikit_learns_neighbours(metric, algorithm
 
 
 def test_custom_metric_callable_and_refusals():
-    from models.dsa.knn_search import BallTree, NeighbourIndex, brute_force
+    from models.dsa.knn_search.model import BallTree, NeighbourIndex, brute_force
 
     rng = np.random.default_rng(2)
     points, queries = rng.normal(size=(200, 3)), rng.normal(size=(5, 3))
@@ -165,7 +165,7 @@ def test_custom_metric_callable_and_refusals():
 
 
 def test_external_search_reads_one_block_at_a_time(tmp_path, monkeypatch):
-    from models.dsa import knn_search
+    from models.dsa.knn_search import model as knn_search
 
     rng = np.random.default_rng(3)
     points, queries = rng.normal(size=(1000, 4)), rng.normal(size=(10, 4))
@@ -187,9 +187,9 @@ def test_external_search_reads_one_block_at_a_time(tmp_path, monkeypatch):
 def test_recall_counts_ties_and_faiss_agrees_on_exact_search():
     from sklearn import datasets
 
-    from models.dsa.knn_search import NeighbourIndex
+    from models.dsa.knn_search.model import NeighbourIndex
+    from models.dsa.knn_search.reference import FaissIndex
     from s2p.metrics import compute
-    from s2p.references import FaissIndex
 
     X, _ = datasets.load_digits(return_X_y=True)
     points, queries = X[:1200], X[1200:1400]
@@ -211,7 +211,7 @@ def test_recall_counts_ties_and_faiss_agrees_on_exact_search():
 def test_btree_behaves_like_a_sorted_dict_and_keeps_its_invariants(order, pairs, low, high):
     from sortedcontainers import SortedDict
 
-    from models.dsa.tree_structures import BTree
+    from models.dsa.tree_structures.model import BTree
 
     tree, reference = BTree(order), SortedDict()
     for key, value in pairs:
@@ -225,7 +225,7 @@ def test_btree_behaves_like_a_sorted_dict_and_keeps_its_invariants(order, pairs,
 
 
 def test_btree_lookups_read_as_many_pages_as_the_tree_is_high():
-    from models.dsa.tree_structures import BTree
+    from models.dsa.tree_structures.model import BTree
 
     tree = BTree(16)
     for key in np.random.default_rng(0).permutation(5000).tolist():
@@ -240,7 +240,7 @@ def test_btree_lookups_read_as_many_pages_as_the_tree_is_high():
 def test_heap_and_top_k_match_heapq(values, k):
     import heapq
 
-    from models.dsa.tree_structures import MinHeap, top_k
+    from models.dsa.tree_structures.model import MinHeap, top_k
 
     heap = MinHeap(values[: len(values) // 2])
     for value in values[len(values) // 2 :]:
@@ -252,7 +252,7 @@ def test_heap_and_top_k_match_heapq(values, k):
 def test_beam_search_with_a_full_beam_is_exhaustive_and_a_narrow_one_is_greedy():
     from itertools import product
 
-    from models.dsa.tree_structures import beam_search
+    from models.dsa.tree_structures.model import beam_search
 
     rng = np.random.default_rng(4)
     gains = rng.normal(size=(4, 3, 3))  # step, previous move, next move
@@ -274,7 +274,7 @@ def test_beam_search_with_a_full_beam_is_exhaustive_and_a_narrow_one_is_greedy()
 def test_btree_neighbours_regressor_equals_scikit_learn_without_ties():
     from sklearn.neighbors import KNeighborsRegressor
 
-    from models.dsa.tree_structures import BTreeNeighboursRegressor
+    from models.dsa.tree_structures.model import BTreeNeighboursRegressor
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(500, 3)), rng.normal(size=500)

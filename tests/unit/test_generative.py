@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.phase2.autoencoder import VAE
-from models.phase2.gan import ConditionalGAN
+from models.phase2.autoencoder.model import VAE
+from models.phase2.gan.model import ConditionalGAN
 from s2p import metrics
 
 
@@ -44,7 +44,7 @@ def test_the_reparameterization_lets_the_gradient_reach_the_posterior_spread():
 
 
 def test_vae_and_plain_autoencoder_beat_pca_and_the_vae_bound_is_its_likelihood(digits):
-    from s2p.references import ImagePCA
+    from models.phase2.autoencoder.reference import ImagePCA
 
     X, _ = digits
     train, test = X[:1400], X[1400:]

@@ -10,7 +10,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from models.phase1.linear_regression import LinearRegression, mean_squared_error, r2_score
+from models.phase1.linear_regression.model import LinearRegression, mean_squared_error, r2_score
 
 
 @pytest.fixture(scope="module")

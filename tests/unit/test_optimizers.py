@@ -5,9 +5,9 @@ import pytest
 import torch
 from sklearn import datasets
 
-from models.phase1 import mlp
-from models.phase1 import optimizers as o
-from s2p.references import TorchMLPRegressor
+from models import optim as o
+from models.phase1.optimizers import model as mlp
+from models.phase1.optimizers.reference import TorchMLPRegressor
 
 SETTINGS = {"gd": {}, "momentum": {"momentum": 0.9}, "nesterov": {"momentum": 0.9, "nesterov": True}}
 

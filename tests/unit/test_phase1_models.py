@@ -12,17 +12,17 @@ from sklearn.model_selection import KFold, cross_val_score, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from models.phase1.decision_tree import DecisionTreeClassifier, impurity
-from models.phase1.hierarchical import AgglomerativeClustering, linkage_matrix
-from models.phase1.kmeans import KMeans
-from models.phase1.knn import KNeighborsClassifier
-from models.phase1.linear_svm import TextLinearSVM
-from models.phase1.logistic_regression import LogisticRegression
-from models.phase1.mlp import MLPRegressor
-from models.phase1.naive_bayes import GaussianNB, TextNaiveBayes
-from models.phase1.pca import PCA
-from models.phase1.random_forest import RandomForestClassifier
-from models.phase1.regularization import Lasso, Ridge
+from models.phase1.decision_tree.model import DecisionTreeClassifier, impurity
+from models.phase1.hierarchical_clustering.model import AgglomerativeClustering, linkage_matrix
+from models.phase1.kmeans.model import KMeans
+from models.phase1.knn.model import KNeighborsClassifier
+from models.phase1.linear_svm.model import TextLinearSVM
+from models.phase1.logistic_regression.model import LogisticRegression
+from models.phase1.naive_bayes.model import GaussianNB, TextNaiveBayes
+from models.phase1.optimizers.model import MLPRegressor
+from models.phase1.pca.model import PCA
+from models.phase1.random_forest.model import RandomForestClassifier
+from models.phase1.regularization.model import Lasso, Ridge
 from s2p import catalog
 from s2p.imports import import_object
 
@@ -280,7 +280,7 @@ def reviews():
 def test_our_counts_equal_scikit_learns_count_vectorizer(reviews):
     from sklearn.feature_extraction.text import CountVectorizer
 
-    from models.phase1.text import Counts
+    from models.text import Counts
 
     texts = reviews[0][:, 0].tolist()
     ours = Counts(texts, min_df=2)
@@ -298,7 +298,7 @@ def test_gaussian_naive_bayes_matches_scikit_learn():
 
 
 def test_text_naive_bayes_matches_scikit_learns_pipeline(reviews):
-    from s2p.references import text_multinomial_nb
+    from models.phase1.naive_bayes.reference import text_multinomial_nb
 
     X_train, X_test, y_train, _ = reviews
     ours = TextNaiveBayes(alpha=0.5).fit(X_train, y_train)
@@ -308,7 +308,7 @@ def test_text_naive_bayes_matches_scikit_learns_pipeline(reviews):
 
 
 def test_pegasos_approaches_linear_svcs_optimum(reviews):
-    from s2p.references import text_linear_svc
+    from models.phase1.linear_svm.reference import text_linear_svc
 
     X_train, X_test, y_train, y_test = reviews
     ours = TextLinearSVM(batch_size=32, max_epochs=60, eta0=30.0, random_state=0).fit(X_train, y_train)

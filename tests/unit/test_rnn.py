@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models.phase2 import rnn
+from models.phase2.rnn import model as rnn
 
 RNG = np.random.default_rng(0)
 TORCH_CELLS = {"rnn": torch.nn.RNNCell, "gru": torch.nn.GRUCell, "lstm": torch.nn.LSTMCell}

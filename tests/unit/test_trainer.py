@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.phase2.mlp import TorchMLPClassifier
+from models.phase2.mlp.model import TorchMLPClassifier
 from models.phase2.trainer import autocast_dtype, best_device
 
 

@@ -1,0 +1,1 @@
+"""Nearest-neighbour search: brute force, a ball tree and out-of-core search, custom metrics."""

@@ -1,0 +1,1 @@
+"""Text similarity: edit distance and LCS by dynamic programming, a near-duplicate detector."""

@@ -1,0 +1,1 @@
+"""Tokenizer: byte-pair encoding trained on offline text, and a trie for autocomplete."""

@@ -1,0 +1,1 @@
+"""Hierarchical clustering: agglomerative with single, complete, average and ward linkage."""

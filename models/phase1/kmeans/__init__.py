@@ -1,0 +1,1 @@
+"""k-means: Lloyd's algorithm with k-means++ seeding, elbow and silhouette."""

@@ -1,0 +1,1 @@
+"""k-nearest neighbours: vectorized brute force and a KD-tree, distance weighting."""

@@ -1,0 +1,1 @@
+"""Linear regression: closed-form OLS, batch GD, SGD and mini-batch SGD."""

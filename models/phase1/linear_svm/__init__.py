@@ -1,0 +1,1 @@
+"""Linear SVM: primal hinge loss by Pegasos subgradient steps, against naive Bayes."""

@@ -1,0 +1,23 @@
+"""The glue to this deliverable's reference implementation (what ours is compared with)."""
+
+from __future__ import annotations
+
+from models.text import text_column
+
+
+def scaled_linear_svc(**params):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    return make_pipeline(StandardScaler(), LinearSVC(**params))
+
+
+def text_linear_svc(C: float = 1.0, min_df: int = 1, **params):
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import Normalizer
+    from sklearn.svm import LinearSVC
+
+    svc = LinearSVC(C=C, loss="hinge", **params)
+    return make_pipeline(text_column(), CountVectorizer(min_df=min_df), Normalizer(), svc)

@@ -1,0 +1,1 @@
+"""Naive Bayes: Gaussian, and multinomial on our own tokenization and word counts."""

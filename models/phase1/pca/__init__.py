@@ -1,0 +1,1 @@
+"""PCA: via SVD and via eigendecomposition, explained variance, whitening."""

@@ -1,0 +1,1 @@
+"""Regularization: ridge (closed form, gradient), lasso (coordinate descent), dropout."""

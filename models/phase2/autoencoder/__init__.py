@@ -1,0 +1,1 @@
+"""Autoencoder and VAE: reparameterization, ELBO, latent traversals."""

@@ -1,0 +1,1 @@
+"""Backpropagation by hand: gradients checked against autograd, gradient flow per layer."""

@@ -1,0 +1,1 @@
+"""Conditional GAN: generator against discriminator, label smoothing, gradient penalty, FID-like score."""

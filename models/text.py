@@ -1,0 +1,69 @@
+"""Text to numbers, from scratch: tokenization and a sparse document-term count matrix.
+
+Tokens are runs of two or more word characters, lower-cased (the pattern scikit-learn's
+CountVectorizer uses by default, so both see the same words); the vocabulary is sorted and
+keeps words seen in at least ``min_df`` training documents. Rows can be L2-normalized.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from scipy import sparse
+
+TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+def tokenize(text: str) -> list[str]:
+    return TOKEN.findall(text.lower())
+
+
+def documents(X) -> list[str]:
+    """The texts of X: a 1-D sequence of strings, or a one-column 2-D array of them."""
+    X = np.asarray(X, dtype=object)
+    if X.ndim == 2:
+        if X.shape[1] != 1:
+            raise ValueError(f"text models take one text column, got {X.shape[1]}")
+        X = X[:, 0]
+    texts = X.tolist()
+    bad = [i for i, text in enumerate(texts) if not isinstance(text, str)]
+    if bad:
+        raise ValueError(f"row(s) {bad[:5]} are not text (got {type(texts[bad[0]]).__name__})")
+    return texts
+
+
+class Counts:
+    """A fitted vocabulary; ``transform`` maps texts to a CSR matrix of token counts."""
+
+    def __init__(self, texts: list[str], min_df: int = 1):
+        document_frequency: dict[str, int] = {}
+        for text in texts:
+            for token in set(tokenize(text)):
+                document_frequency[token] = document_frequency.get(token, 0) + 1
+        kept = sorted(token for token, count in document_frequency.items() if count >= min_df)
+        if not kept:
+            raise ValueError(f"no word occurs in at least min_df={min_df} documents")
+        self.vocabulary = {token: index for index, token in enumerate(kept)}
+
+    def transform(self, texts: list[str], normalize: bool = False) -> sparse.csr_matrix:
+        rows, columns = [], []
+        for row, text in enumerate(texts):
+            indices = [self.vocabulary[t] for t in tokenize(text) if t in self.vocabulary]
+            rows += [row] * len(indices)
+            columns += indices
+        data = np.ones(len(rows))
+        matrix = sparse.csr_matrix((data, (rows, columns)), shape=(len(texts), len(self.vocabulary)))
+        matrix.sum_duplicates()
+        if normalize:
+            norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1))).ravel()
+            matrix = sparse.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ matrix
+        return matrix.tocsr()
+
+
+def text_column():
+    """scikit-learn's vectorizers take a 1-D sequence of texts; the pipeline hands a one-column table."""
+    import numpy as np
+    from sklearn.preprocessing import FunctionTransformer
+
+    return FunctionTransformer(np.ravel)
