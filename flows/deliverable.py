@@ -10,7 +10,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.context import RunContext, load_context
 from pipeline.dvc_cache import DvcStageCache
-from pipeline.stages import STEPS, step_edges, step_name
+from pipeline.recipes import recipe_of
+from pipeline.stages import stage_address, step_edges, step_name
 from pipeline.summary import run_summary
 from s2p import catalog
 from s2p.files import write_json
@@ -31,16 +32,16 @@ def flow_steps(contexts: list[RunContext], qualified: bool) -> list[Step]:
     built = []
     for ctx in contexts:
         gpu = {"gpu": 1} if ctx.deliverable.framework == "torch" else {}
-        for step in STEPS:
+        for step in recipe_of(ctx.deliverable).steps:
             name = step_name(ctx.deliverable.id, step.name, qualified)
             built.append(
                 Step(
                     name,
-                    steps.TASKS[step.name],
+                    steps.task_for(step),
                     {"ctx": ctx},
                     after=tuple(upstreams.get(name, ())),
                     resources=gpu if step.name == "train" else {},  # two GPU trainings never overlap
-                    stage=f"{step.stage}@{ctx.run_key}",
+                    stage=stage_address(ctx.run_key, step.stage),
                     group=ctx.run_key,
                 )
             )
@@ -119,13 +120,14 @@ def deliverable_flow(
     deliverable_id: str,
     data: str | None = None,
     target: str | None = None,
-    size: int | None = None,
+    size: int | str | None = None,
     force: bool = False,
 ) -> dict:
     """Data to a packaged champion for one deliverable (on its bundled data, or a CSV/parquet file).
 
     Steps whose inputs are unchanged since their last success (per DVC) are not rerun unless ``force``."""
-    ctx = load_context(deliverable_id, data=data, target=target, overrides={"size": size} if size else None)
+    rows, named = (size, None) if isinstance(size, int) else (None, size)  # a row count, or smoke / full
+    ctx = load_context(deliverable_id, data=data, target=target, overrides={"size": rows} if rows else None, size=named)
     cache, why = _cache_for(ctx, force, overridden=size is not None)
     if cache is None:
         get_run_logger().info("content-hash skipping off: %s", why)

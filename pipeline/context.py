@@ -86,14 +86,16 @@ def load_context(
     data: str | Path | None = None,
     target: str | None = None,
     overrides: dict | None = None,
+    size: str | None = None,
 ) -> RunContext:
-    """The edge where a run reads its parameters: catalog entry, params.yaml section, overrides."""
+    """The edge where a run reads its parameters: catalog entry, params.yaml section at ``size``
+    (smoke, default or full), overrides."""
     from s2p import catalog
     from s2p.config import params_for, with_overrides
 
     stores = stores or Stores.from_env()
     deliverable = catalog.get(deliverable_id)
-    params = params_for(stores.params_file, deliverable_id)
+    params = params_for(stores.params_file, deliverable_id, size)
     if overrides:
         params = with_overrides(params, overrides, f"overrides for {deliverable_id}")
     return make_context(deliverable, params, stores, Path(data) if data else None, target)

@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.context import RunContext
-from pipeline.stages import stages
+from pipeline.stages import stage_address, stages
 from scheduler.executor import Step
 
 
 class DvcStageCache:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, deliverable):
         self.root = root
         self._lock = threading.Lock()
-        self._steps = {stage: set(names) for stage, names in stages().items()}
+        self._steps = {stage_address(deliverable.id, stage): set(names) for stage, names in stages(deliverable).items()}
         self._done: dict[str, set[str]] = {}
 
     @classmethod
@@ -36,7 +36,7 @@ class DvcStageCache:
             return None, f"no DVC repository at {stores.root}"
         if stores.data != stores.root / "data" or stores.artifacts != stores.root / "artifacts":
             return None, "data or artifacts moved away from the paths dvc.yaml declares"
-        return cls(stores.root), "DVC"
+        return cls(stores.root, ctx.deliverable), "DVC"
 
     def _repo(self):
         from dvc.repo import Repo
@@ -58,7 +58,7 @@ class DvcStageCache:
         with self._lock:
             done = self._done.setdefault(step.stage, set())
             done.add(step.name.rpartition(".")[2])
-            if done != self._steps[step.stage.partition("@")[0]]:
+            if done != self._steps[step.stage]:
                 return
             with self._repo() as repo:
                 repo.commit(step.stage, force=True)

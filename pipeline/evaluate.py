@@ -34,7 +34,9 @@ def run_evaluate(ctx: RunContext) -> Evaluation:
     X, y = split_xy(frame, d, "test")
     models = {"ours": read_pickle(ctx.paths.model), "reference": read_pickle(ctx.paths.reference_model)}
     outputs = {name: kinds.outputs(d, model, X) for name, model in models.items()}
-    scores = {name: metric_functions.compute(d.metrics, y, outputs[name], X, model) for name, model in models.items()}
+    scores = {
+        name: metric_functions.compute(d.metrics, y, outputs[name], X, model, d) for name, model in models.items()
+    }
     training, reference_training = read_json(ctx.paths.training_report), read_json(ctx.paths.reference_report)
     data = PlotData(d, X_train, y_train, X, y, models, outputs, training["loss_history"], ctx.params.seed)
     plots = draw(d.plots, data, ctx.paths.plots)

@@ -95,12 +95,12 @@ def quality_drift(ctx: RunContext, model, training: pd.DataFrame, current: pd.Da
         return None
     d, gate = ctx.deliverable, ctx.deliverable.gate
     X, y = split_xy(training, d, "test")
-    expected = metric_functions.compute([gate.metric], y, kinds.outputs(d, model, X), X, model)[gate.metric]
+    expected = metric_functions.compute([gate.metric], y, kinds.outputs(d, model, X), X, model, d)[gate.metric]
     X_live = kinds.inputs(d, labeled)
     y_live = kinds.targets(d, labeled.rename(columns={"label": d.target.name}))
     served = labeled[PREDICTION].tolist()
     served = np.array(served, dtype=object if d.task in ("encoding", "generation") else None)
-    observed = metric_functions.compute([gate.metric], y_live, served, X_live, model)[gate.metric]
+    observed = metric_functions.compute([gate.metric], y_live, served, X_live, model, d)[gate.metric]
     tolerance = ctx.params.monitor.quality_tolerance
     worse = expected * (1 - tolerance) if gate.greater_is_better else expected * (1 + tolerance)
     degraded = observed < worse if gate.greater_is_better else observed > worse

@@ -45,7 +45,7 @@ def serving_spec(ctx: RunContext, model_tag: str, model_version: str, challenger
         "model_tag": model_tag,
         "model_version": model_version,
         "inference_db": str(ctx.stores.inference_db),
-        "serving": asdict(ctx.params.serving),
+        "serving": ctx.params.serving.model_dump(),
         "challenger": challenger,
     }
 

@@ -91,7 +91,7 @@ def champion_score(ctx: RunContext, client, X, y) -> tuple[str | None, float | N
     try:
         champion = mlflow.sklearn.load_model(f"models:/{ctx.model_name}@{CHAMPION}")
         outputs = kinds.outputs(ctx.deliverable, champion, X)
-        score = metric_functions.compute([gate.metric], y, outputs, X, champion)[gate.metric]
+        score = metric_functions.compute([gate.metric], y, outputs, X, champion, ctx.deliverable)[gate.metric]
         return version.version, score, "scored on this held-out split"
     except Exception as error:  # a champion that cannot score this data is judged by its logged metric
         run = client.get_run(version.run_id)
@@ -248,7 +248,7 @@ def rollback(client, model_name: str) -> dict:
 
 
 def _flat_params(ctx: RunContext) -> dict[str, str]:
-    params = asdict(ctx.params)
+    params = ctx.params.model_dump(exclude={"sizes"})
     flat = {key: value for key, value in params.items() if not isinstance(value, dict)}
     for section in ("model", "reference", "gate", "monitor"):
         flat.update({f"{section}.{key}": value for key, value in params[section].items()})

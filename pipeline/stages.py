@@ -1,4 +1,5 @@
-"""The shape of every deliverable's pipeline, declared once: steps, their upstreams, DVC stages.
+"""The shape of a deliverable's pipeline: its recipe's steps (pipeline/recipes.py), their DVC stages,
+and what a change to a file or a params key reruns.
 
 The Prefect flows, `s2p stage` (what dvc.yaml calls), `s2p dag` and `s2p impact` all read it.
 """
@@ -8,36 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-
-@dataclass(frozen=True)
-class PipelineStep:
-    name: str
-    upstreams: tuple[str, ...]
-    stage: str  # the DVC stage (dvc.yaml) that runs this step
+from pipeline.recipes import CROSS_DEPENDENCY, recipe_of
 
 
-STEPS: tuple[PipelineStep, ...] = (
-    PipelineStep("etl", (), "prepare"),
-    PipelineStep("validate", ("etl",), "prepare"),
-    PipelineStep("features", ("validate",), "features"),
-    PipelineStep("train", ("features",), "train"),
-    PipelineStep("reference", ("features",), "train"),
-    PipelineStep("evaluate", ("train", "reference"), "evaluate"),
-    PipelineStep("register", ("evaluate",), "evaluate"),
-    PipelineStep("package", ("register",), "package"),
-)
-
-#: A deliverable that depends on another (catalog ``depends_on``) trains after the other's model
-#: is registered: its data preparation runs in parallel with the upstream's training.
-CROSS_DEPENDENCY = ("register", "train")
+def stage_address(deliverable_id: str, stage: str) -> str:
+    """A deliverable's DVC stage in the generated dvc.yaml: ``linear_regression.train``."""
+    return f"{deliverable_id}.{stage}"
 
 
-def stages() -> dict[str, tuple[str, ...]]:
-    """DVC stage name -> the steps it runs, in order."""
-    grouped: dict[str, list[str]] = {}
-    for step in STEPS:
-        grouped.setdefault(step.stage, []).append(step.name)
-    return {stage: tuple(names) for stage, names in grouped.items()}
+def stages(deliverable) -> dict[str, tuple[str, ...]]:
+    """DVC stage name -> the steps it runs, in order, for ``deliverable``'s recipe."""
+    return recipe_of(deliverable).stages()
 
 
 def step_name(deliverable_id: str, step: str, qualified: bool) -> str:
@@ -49,7 +31,7 @@ def step_edges(deliverables, qualified: bool = True) -> list[tuple[str, str]]:
     selected = {d.id for d in deliverables}
     edges = []
     for d in deliverables:
-        for step in STEPS:
+        for step in recipe_of(d).steps:
             edges += [(step_name(d.id, u, qualified), step_name(d.id, step.name, qualified)) for u in step.upstreams]
         for upstream in d.depends_on:
             if upstream in selected:
@@ -62,7 +44,7 @@ def step_dag(deliverables, qualified: bool = True):
 
     dag = DAG()
     for d in deliverables:
-        for step in STEPS:
+        for step in recipe_of(d).steps:
             dag.add_node(step_name(d.id, step.name, qualified), deliverable=d.id, stage=step.stage)
     for upstream, downstream in step_edges(deliverables, qualified):
         dag.add_edge(upstream, downstream)
@@ -71,7 +53,7 @@ def step_dag(deliverables, qualified: bool = True):
 
 @dataclass(frozen=True)
 class DvcStage:
-    address: str  # e.g. train@linear_regression
+    address: str  # e.g. linear_regression.train
     name: str
     key: str
     deps: tuple[str, ...]
@@ -86,7 +68,7 @@ def dvc_stages(root: Path) -> list[DvcStage]:
     found = []
     with Repo(str(root)) as repo:
         for stage in repo.index.stages:
-            name, _, key = stage.addressing.partition("@")
+            key, _, name = stage.addressing.rpartition(".")
             deps, params = [], []
             for dep in stage.deps:
                 if hasattr(dep, "params"):
@@ -128,14 +110,21 @@ def impact(root: Path, changed: str) -> dict[str, list[str]]:
             if other.address not in affected and any(_touches_path(o, d) for o in current.outs for d in other.deps):
                 affected.add(other.address)
                 frontier.append(other.address)
-    steps_of = stages()
+    from s2p import catalog
+
     result: dict[str, list[str]] = {}
     for stage in dvc:
         if stage.address in affected and stage.key:  # the parity stage over all of them follows any change
+            steps_of = stages(catalog.get(stage.key))
             result.setdefault(stage.key, []).extend(steps_of.get(stage.name, (stage.name,)))
-    order = [step.name for step in STEPS]
-    rank = {name: i for i, name in enumerate(order)}
-    return {key: sorted(names, key=lambda n: rank.get(n, len(rank))) for key, names in result.items()}
+    return {key: sorted(names, key=_rank(key)) for key, names in result.items()}
+
+
+def _rank(deliverable_id: str):
+    from s2p import catalog
+
+    order = [step.name for step in recipe_of(catalog.get(deliverable_id)).steps]
+    return lambda name: order.index(name) if name in order else len(order)
 
 
 def changes_since(root: Path, ref: str) -> list[str]:
@@ -174,5 +163,4 @@ def impact_since(root: Path, ref: str) -> dict[str, list[str]]:
     for change in changes_since(root, ref):
         for key, names in impact(root, change).items():
             merged.setdefault(key, set()).update(names)
-    rank = {step.name: i for i, step in enumerate(STEPS)}
-    return {key: sorted(names, key=lambda n: rank.get(n, len(rank))) for key, names in sorted(merged.items())}
+    return {key: sorted(names, key=_rank(key)) for key, names in sorted(merged.items())}

@@ -51,6 +51,15 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _size(value: str) -> int | str:
+    """`--size`: a named size of params.yaml, or a row count."""
+    if value.isdigit():
+        return int(value)
+    if value not in ("smoke", "default", "full"):
+        raise argparse.ArgumentTypeError(f"--size takes smoke, default, full or a number of rows, got {value!r}")
+    return value
+
+
 def cmd_run(args) -> int:
     configure_environment()
     if args.phase or args.deliverable == "all":
@@ -59,7 +68,8 @@ def cmd_run(args) -> int:
         raise ValueError("name a deliverable, `all`, or --phase P")
     from pipeline.context import load_context
 
-    load_context(args.deliverable, data=args.data, target=args.target)  # fail fast on bad arguments
+    named = args.size if isinstance(args.size, str) else None
+    load_context(args.deliverable, data=args.data, target=args.target, size=named)  # fail fast on bad arguments
     from flows.deliverable import deliverable_flow
 
     with contextlib.redirect_stdout(sys.stderr):  # libraries print; stdout carries only the result
@@ -101,26 +111,36 @@ def _print_summary(summary: dict) -> None:
 
 
 def cmd_stage(args) -> int:
-    """One DVC stage: the same plain functions the flow's tasks wrap, without Prefect."""
+    """One DVC stage: the plain step functions of the deliverable's recipe (what its tasks wrap), without Prefect."""
     configure_environment()
-    from pipeline import etl, evaluate, features, package, registry, train, validate
     from pipeline.context import load_context
-    from pipeline.stages import stages
+    from pipeline.recipes import recipe_of
 
-    functions = {
-        "etl": etl.run_etl,
-        "validate": validate.run_validate,
-        "features": features.run_features,
-        "train": train.train_model,
-        "reference": train.fit_reference,
-        "evaluate": evaluate.run_evaluate,
-        "register": registry.run_register,
-        "package": package.run_package,
-    }
     ctx = load_context(args.deliverable)
-    for step in stages()[args.stage]:
-        result = functions[step](ctx)
-        print(f"{args.deliverable} {step}: {brief(result)}")
+    recipe = recipe_of(ctx.deliverable)
+    if args.stage not in recipe.stages():
+        raise ValueError(
+            f"{args.deliverable} ({recipe.name} recipe) has no stage {args.stage!r}: {sorted(recipe.stages())}"
+        )
+    for name in recipe.stages()[args.stage]:
+        result = recipe.step(name).run()(ctx)
+        print(f"{args.deliverable} {name}: {brief(result)}")
+    return 0
+
+
+def cmd_dvc_yaml(args) -> int:
+    """Write dvc.yaml from the catalog and params.yaml (or, with --check, fail when it is stale)."""
+    from pipeline.dvcgen import generate, write
+    from s2p.paths import Stores
+
+    root = Stores.from_env().root
+    if args.check:
+        if (root / "dvc.yaml").read_text() != generate(root):
+            print("dvc.yaml is stale: run `s2p dvc-yaml` to regenerate it", file=sys.stderr)
+            return 1
+        print("dvc.yaml is up to date")
+        return 0
+    print("dvc.yaml written" if write(root) else "dvc.yaml was already up to date")
     return 0
 
 
@@ -271,16 +291,15 @@ def cmd_history(args) -> int:
 def cmd_deploy(args) -> int:
     stores = configure_environment()
     from s2p import catalog
-    from s2p.config import DeliverableParams, load_params
+    from s2p.config import params_for
 
-    params = load_params(stores.params_file)
     chosen = [catalog.get(args.deliverable)] if args.deliverable else catalog.select(args.phase)
     from flows.deploy import serve_deployments
 
     api = os.environ.get("PREFECT_API_URL", "a temporary local API (start `prefect server start` for the UI)")
     print(f"serving {len(chosen)} deployment(s) of flow 'lifecycle' at {api}")
     sys.stdout.flush()
-    serve_deployments([(d, params.get(d.id, DeliverableParams())) for d in chosen])
+    serve_deployments([(d, params_for(stores.params_file, d.id)) for d in chosen])
     return 0
 
 
@@ -350,15 +369,21 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("deliverable", nargs="?", help="a catalog id, or `all`")
     run.add_argument("--phase", help="every deliverable of this syllabus phase, in one flow")
     data_options(run)
-    run.add_argument("--size", type=int, help="use at most this many rows")
+    run.add_argument(
+        "--size", type=_size, help="smoke | default | full (params.yaml's sizes), or at most this many rows"
+    )
     run.add_argument("--force", action="store_true", help="rerun steps even when their inputs are unchanged")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
     run.set_defaults(func=cmd_run)
 
     stage = commands.add_parser("stage", help="run one DVC stage (what dvc.yaml calls)")
-    stage.add_argument("stage", choices=["prepare", "features", "train", "evaluate", "package"])
+    stage.add_argument("stage", help="a stage of the deliverable's recipe (prepare, train, evaluate, package, ...)")
     stage.add_argument("deliverable")
     stage.set_defaults(func=cmd_stage)
+
+    dvc_yaml = commands.add_parser("dvc-yaml", help="generate dvc.yaml from the catalog and params.yaml")
+    dvc_yaml.add_argument("--check", action="store_true", help="only check that dvc.yaml is up to date")
+    dvc_yaml.set_defaults(func=cmd_dvc_yaml)
 
     serve = commands.add_parser("serve", help="serve a deliverable's bento with `bentoml serve`")
     serve.add_argument("deliverable")

@@ -1,38 +1,55 @@
 """Typed parameters, read once from params.yaml at the edge and passed down.
 
-Unknown keys and wrong types fail loudly, naming the offending key.
+params.yaml holds a ``defaults`` block (what deliverables share: seed, split, gate margin, monitor,
+serving, schedules) and one section per deliverable under ``deliverables``. A deliverable's
+parameters are the defaults with its section merged over them key by key; its ``sizes`` name
+overrides merged on top when a run asks for one (``smoke`` for the test suite, ``full`` for a GPU;
+no size is the default size that `make run` and `dvc repro` use). Unknown keys and wrong types fail
+loudly, naming the offending key (pydantic models that forbid extra keys).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from dataclasses import dataclass, field
+import copy
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(ValueError):
     """params.yaml (or a --set override) does not fit the typed configuration."""
 
 
-@dataclass(frozen=True)
-class GateParams:
+class Params(BaseModel):
+    """A section of params.yaml: unknown keys are refused, "42" is not an int, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class GateParams(Params):
     min_improvement: float = 0.0  # how much better than the champion a challenger must be
 
+    @field_validator("min_improvement", mode="before")
+    @classmethod
+    def _ints_are_floats(cls, value):
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
-@dataclass(frozen=True)
-class MonitorParams:
+
+class MonitorParams(Params):
     window: int = 1000  # the newest inference-log rows compared with the training reference
     min_rows: int = 30  # fewer logged rows than this is not enough traffic to judge drift
     drift_share: float = 0.5  # dataset drift when at least this share of columns drifted
     quality_tolerance: float = 0.2  # quality drift when the gate metric on labeled traffic is this much worse
     retrain_on_drift: bool = True  # the monitoring flow starts retraining when it finds drift
 
+    @field_validator("drift_share", "quality_tolerance", mode="before")
+    @classmethod
+    def _ints_are_floats(cls, value):
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
-@dataclass(frozen=True)
-class ServingParams:
+
+class ServingParams(Params):
     mode: str = "single"  # single | shadow (challenger mirrored, logged only) | canary
     canary_fraction: float = 0.1  # share of requests a canary challenger answers
     workers: int = 2  # worker processes of `bentoml serve` (one per core of this 2-core machine)
@@ -42,116 +59,164 @@ class ServingParams:
     # SDK is disabled in the server: BentoML's default samples no request yet builds every span.
     tracing: bool = False
 
-    def __post_init__(self) -> None:
+    @field_validator("canary_fraction", mode="before")
+    @classmethod
+    def _ints_are_floats(cls, value):
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _check(self):
         if self.workers < 1:
-            raise ConfigError(f"serving.workers must be at least 1, got {self.workers}")
+            raise ValueError(f"serving.workers must be at least 1, got {self.workers}")
         if self.mode not in ("single", "shadow", "canary"):
-            raise ConfigError(f"serving.mode must be single, shadow or canary, got {self.mode!r}")
+            raise ValueError(f"serving.mode must be single, shadow or canary, got {self.mode!r}")
         if not 0.0 <= self.canary_fraction <= 1.0:
-            raise ConfigError(f"serving.canary_fraction must lie in [0, 1], got {self.canary_fraction}")
+            raise ValueError(f"serving.canary_fraction must lie in [0, 1], got {self.canary_fraction}")
+        return self
 
 
-@dataclass(frozen=True)
-class ScheduleParams:
+class ScheduleParams(Params):
     retrain: str = "0 3 * * 0"  # cron (UTC): the deployment's retraining schedule
     monitor: str = "0 * * * *"  # cron (UTC): the deployment's monitoring schedule
 
 
-@dataclass(frozen=True)
-class DeliverableParams:
+#: The sizes a section may name besides the default one.
+SIZES = ("smoke", "full")
+
+
+class DeliverableParams(Params):
     seed: int = 42
     test_size: float = 0.2
     size: int | None = None  # rows to keep from the source (None: all)
     checkpoint_every: int = 100  # epochs between checkpoints of epoch-trained models
-    model: dict[str, Any] = field(default_factory=dict)  # the estimator's constructor arguments
-    reference: dict[str, Any] = field(default_factory=dict)
-    gate: GateParams = field(default_factory=GateParams)
-    monitor: MonitorParams = field(default_factory=MonitorParams)
-    serving: ServingParams = field(default_factory=ServingParams)
-    schedule: ScheduleParams = field(default_factory=ScheduleParams)
+    model: dict[str, Any] = Field(default_factory=dict)  # the estimator's constructor arguments
+    reference: dict[str, Any] = Field(default_factory=dict)
+    gate: GateParams = Field(default_factory=GateParams)
+    monitor: MonitorParams = Field(default_factory=MonitorParams)
+    serving: ServingParams = Field(default_factory=ServingParams)
+    schedule: ScheduleParams = Field(default_factory=ScheduleParams)
+    #: Named overrides merged over the section: ``smoke`` (the tests' size), ``full`` (a GPU run).
+    sizes: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
-    def __post_init__(self) -> None:
+    @field_validator("test_size", mode="before")
+    @classmethod
+    def _ints_are_floats(cls, value):
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _check(self):
         if not 0.0 < self.test_size < 1.0:
-            raise ConfigError(f"test_size must lie strictly between 0 and 1, got {self.test_size}")
+            raise ValueError(f"test_size must lie strictly between 0 and 1, got {self.test_size}")
         if self.size is not None and self.size < 2:
-            raise ConfigError(f"size must be at least 2 rows (or null for all), got {self.size}")
+            raise ValueError(f"size must be at least 2 rows (or null for all), got {self.size}")
         if self.checkpoint_every < 1:
-            raise ConfigError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
+            raise ValueError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
+        unknown = sorted(set(self.sizes) - set(SIZES))
+        if unknown:
+            raise ValueError(f"sizes: unknown size(s) {', '.join(unknown)}; known: {', '.join(SIZES)}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump()
 
 
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
-        return build(hint, value, where)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(hint)
-        if value is None and type(None) in options:
-            return None
-        (inner,) = [option for option in options if option is not type(None)]
-        return _coerce(value, inner, where)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where} must be a mapping, got {type(value).__name__}")
-        return dict(value)
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, float, str, bool):
-        if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-            raise ConfigError(f"{where} must be {hint.__name__}, got {value!r}")
-        return value
-    raise ConfigError(f"{where}: unsupported type {hint}")
+def _describe(error: ValidationError, where: str) -> str:
+    """pydantic's errors, one clause each, each naming its key: ``deliverables.x.gate: unknown key(s) ...``."""
+    clauses = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in (where, *item["loc"]))
+        if item["type"] == "extra_forbidden":
+            parent = ".".join(str(part) for part in (where, *item["loc"][:-1]))
+            clauses.append(f"{parent}: unknown key(s) {item['loc'][-1]}")
+        elif item["type"].endswith("_type"):
+            expected = {"dict": "a mapping", "model": "a mapping"}.get(item["type"].removesuffix("_type"))
+            expected = expected or item["type"].removesuffix("_type").removesuffix("_parsing")
+            clauses.append(f"{location} must be {expected}, got {item['input']!r}")
+        else:
+            clauses.append(f"{location}: {item['msg'].removeprefix('Value error, ')}")
+    return "; ".join(clauses)
 
 
-def build(cls: type, values: Any, where: str):
-    """Construct dataclass ``cls`` from a mapping, refusing unknown keys and wrong types."""
+def build(cls: type[Params], values: Any, where: str):
+    """``cls`` from a mapping, refusing unknown keys and wrong types with the key's full name."""
     if values is None:
         values = {}
     if not isinstance(values, dict):
         raise ConfigError(f"{where} must be a mapping, got {type(values).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    kwargs = {key: _coerce(value, hints[key], f"{where}.{key}") for key, value in values.items()}
     try:
-        return cls(**kwargs)
-    except ConfigError as error:
-        raise ConfigError(f"{where}: {error}") from None
+        return cls.model_validate(values)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, where)) from None
 
 
-def load_params(params_file: Path) -> dict[str, DeliverableParams]:
-    """Every deliverable's parameters from params.yaml (the ``deliverables`` mapping)."""
+def merge(base: dict, override: dict) -> dict:
+    """``override`` over ``base``, mappings merged key by key (a model's arguments, say)."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def read_params(params_file: Path) -> tuple[dict, dict[str, dict]]:
+    """params.yaml's raw ``defaults`` block and deliverable sections, checked for shape."""
     import yaml
-
-    from s2p import catalog
 
     if not params_file.is_file():
         raise ConfigError(f"parameters file not found: {params_file}")
     raw = yaml.safe_load(params_file.read_text()) or {}
-    sections = raw.get("deliverables") or {}
+    unknown = sorted(set(raw) - {"defaults", "deliverables"})
+    if unknown:
+        raise ConfigError(
+            f"{params_file}: unknown top-level key(s) {', '.join(unknown)}; known: defaults, deliverables"
+        )
+    defaults, sections = raw.get("defaults") or {}, raw.get("deliverables") or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError(f"{params_file}: 'defaults' must be a mapping of parameters every deliverable shares")
     if not isinstance(sections, dict):
         raise ConfigError(f"{params_file}: 'deliverables' must be a mapping of deliverable id to parameters")
+    return defaults, {key: value or {} for key, value in sections.items()}
+
+
+def resolve(defaults: dict, section: dict, where: str, size: str | None = None) -> DeliverableParams:
+    """A deliverable's parameters: its section over the defaults, then the named size over both."""
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where} must be a mapping, got {type(section).__name__}")
+    merged = merge(defaults, section)
+    params = build(DeliverableParams, merged, where)  # checks the sizes block too
+    if size in (None, "default"):
+        return params
+    if size not in SIZES:
+        raise ConfigError(f"unknown size {size!r}; known: default, {', '.join(SIZES)}")
+    override = params.sizes.get(size)
+    if override is None:
+        raise ConfigError(f"{where}: has no {size!r} size (known: default, {', '.join(sorted(params.sizes))})")
+    return build(DeliverableParams, merge(merged, override), f"{where}.sizes.{size}")
+
+
+def load_params(params_file: Path, size: str | None = None) -> dict[str, DeliverableParams]:
+    """Every deliverable's parameters from params.yaml, at ``size`` (None: the default size)."""
+    from s2p import catalog
+
+    defaults, sections = read_params(params_file)
+    build(DeliverableParams, defaults, "defaults")
     params = {}
     for deliverable_id, section in sections.items():
         try:
             catalog.get(deliverable_id)
         except catalog.UnknownDeliverable as error:
             raise ConfigError(f"{params_file}: {error}") from None
-        params[deliverable_id] = build(DeliverableParams, section, f"deliverables.{deliverable_id}")
+        params[deliverable_id] = resolve(defaults, section, f"deliverables.{deliverable_id}", size)
     return params
 
 
-def params_for(params_file: Path, deliverable_id: str) -> DeliverableParams:
-    return load_params(params_file).get(deliverable_id, DeliverableParams())
+def params_for(params_file: Path, deliverable_id: str, size: str | None = None) -> DeliverableParams:
+    defaults, sections = read_params(params_file)
+    return resolve(defaults, sections.get(deliverable_id, {}), f"deliverables.{deliverable_id}", size)
 
 
 def with_overrides(params: DeliverableParams, overrides: dict[str, Any], where: str) -> DeliverableParams:
     """A copy of ``params`` with keys replaced; nested sections (model, gate, ...) are merged key by key."""
-    merged = dataclasses.asdict(params)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merged[key] | value
-        else:
-            merged[key] = value
-    return build(DeliverableParams, merged, where)
+    return build(DeliverableParams, merge(params.model_dump(), overrides), where)

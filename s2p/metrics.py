@@ -7,7 +7,6 @@ them (log-loss asks for probabilities, silhouette for the points, inertia for th
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -142,47 +141,6 @@ def _elbo(y_true, y_pred, X=None, model=None) -> float:
     return float(model.score(X))
 
 
-def _image_classifier(images: np.ndarray, labels: np.ndarray):
-    """The classifier an FID-like score reads features from: a NumPy MLP (64 ReLU units) trained
-    here, on the real held-out images of the classes wanted."""
-    from models.phase2.mlp.model import MLPClassifier
-
-    return MLPClassifier(hidden=(64,), optimizer="adam", learning_rate=0.003, max_epochs=60, random_state=0).fit(
-        images, labels
-    )
-
-
-def _features(classifier, images: np.ndarray) -> np.ndarray:
-    """The classifier's hidden layer (after ReLU): the feature space the distance is measured in."""
-    net = classifier.net_
-    out = np.asarray(images, dtype=np.float64).reshape(len(images), -1)
-    for layer in net.layers[1:3]:  # Flatten is done; Dense, ReLU
-        out = layer.forward(out)
-    return out
-
-
-def _fid(y_true, y_pred, X=None, model=None) -> float:
-    """FID-like: the Frechet distance between Gaussians fitted to the classifier features of real
-    (y_true) and generated (y_pred) images, ||mu_r - mu_g||^2 + Tr(S_r + S_g - 2 (S_r S_g)^1/2)."""
-    from scipy import linalg
-
-    labels = np.asarray(X, dtype=np.float64).reshape(len(X), -1)[:, 0].astype(np.int64)
-    classifier = _image_classifier(np.asarray(y_true), labels)
-    real, fake = _features(classifier, y_true), _features(classifier, y_pred)
-    mu_r, mu_g = real.mean(axis=0), fake.mean(axis=0)
-    s_r, s_g = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
-    with warnings.catch_warnings():  # units that never fire make the product singular: its root still exists
-        warnings.simplefilter("ignore", linalg.LinAlgWarning)
-        root = linalg.sqrtm(s_r @ s_g).real
-    return max(0.0, float(((mu_r - mu_g) ** 2).sum() + np.trace(s_r + s_g - 2 * root)))
-
-
-def _class_accuracy(y_true, y_pred, X=None, model=None) -> float:
-    """Share of generated images that the same classifier reads as the class that was asked for."""
-    labels = np.asarray(X, dtype=np.float64).reshape(len(X), -1)[:, 0].astype(np.int64)
-    return float(np.mean(_image_classifier(np.asarray(y_true), labels).predict(y_pred) == labels))
-
-
 def _perplexity(y_true, y_pred, X=None, model=None) -> float:
     """A language model's exp(mean negative log-likelihood per character) of the held-out texts."""
     return float(model.perplexity(X))
@@ -220,19 +178,31 @@ METRICS: dict[str, tuple[Callable, bool]] = {
     "reconstruction_rmse": (_reconstruction_rmse, False),
     "perplexity": (_perplexity, False),
     "elbo": (_elbo, True),
-    "fid": (_fid, False),
-    "class_accuracy": (_class_accuracy, True),
     "token_accuracy": (_token_accuracy, True),
     "sequence_accuracy": (_sequence_accuracy, True),
 }
 
 
-def compute(names: tuple[str, ...] | list[str], y_true, y_pred, X=None, model=None) -> dict[str, float]:
-    unknown = [name for name in names if name not in METRICS]
+def known_metrics(deliverable=None) -> dict[str, tuple[Callable, bool]]:
+    """The shared metrics and the deliverable's own (``METRICS`` in its folder's metrics.py, if any)."""
+    import importlib
+    import importlib.util
+
+    package = getattr(deliverable, "package", "")
+    if not package or importlib.util.find_spec(f"{package}.metrics") is None:
+        return METRICS
+    return METRICS | importlib.import_module(f"{package}.metrics").METRICS
+
+
+def compute(
+    names: tuple[str, ...] | list[str], y_true, y_pred, X=None, model=None, deliverable=None
+) -> dict[str, float]:
+    known = known_metrics(deliverable)
+    unknown = [name for name in names if name not in known]
     if unknown:
-        raise KeyError(f"unknown metric(s) {unknown}; known: {sorted(METRICS)}")
-    return {name: METRICS[name][0](y_true, y_pred, X, model) for name in names}
+        raise KeyError(f"unknown metric(s) {unknown}; known: {sorted(known)}")
+    return {name: known[name][0](y_true, y_pred, X, model) for name in names}
 
 
-def greater_is_better(name: str) -> bool:
-    return METRICS[name][1]
+def greater_is_better(name: str, deliverable=None) -> bool:
+    return known_metrics(deliverable)[name][1]

@@ -1,22 +1,19 @@
-"""One Prefect task per pipeline step. The work is in pipeline/; this file only wraps it."""
+"""One Prefect task per recipe step. The work is in the plain step functions (pipeline/recipes.py);
+this file only wraps them: each step's task runs its function and reports the result (log lines,
+Prefect artifacts) by the step's name; a step without a report of its own logs its result briefly."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from pipeline import etl as etl_step
-from pipeline import evaluate as evaluate_step
-from pipeline import features as features_step
-from pipeline import monitor as monitor_step
-from pipeline import package as package_step
-from pipeline import registry as registry_step
-from pipeline import train as train_step
 from pipeline import validate as validate_step
 from pipeline.context import RunContext
+from pipeline.recipes import RecipeStep
 
 
 def artifact_key(ctx: RunContext, what: str) -> str:
@@ -24,9 +21,8 @@ def artifact_key(ctx: RunContext, what: str) -> str:
     return f"{ctx.run_key}-{what}".lower().replace("_", "-")
 
 
-@task(name="etl", cache_policy=NO_CACHE)
-def etl(ctx: RunContext) -> etl_step.EtlResult:
-    result = etl_step.run_etl(ctx)
+def _etl(ctx: RunContext, run):
+    result = run(ctx)
     get_run_logger().info(
         "etl: %d rows (%d train, %d test), %d duplicate rows dropped, undeclared columns dropped: %s -> %s",
         result.rows,
@@ -39,11 +35,10 @@ def etl(ctx: RunContext) -> etl_step.EtlResult:
     return result
 
 
-@task(name="validate", cache_policy=NO_CACHE)
-def validate(ctx: RunContext) -> validate_step.ValidationReport:
+def _validate(ctx: RunContext, run):
     logger = get_run_logger()
     try:
-        report = validate_step.run_validate(ctx)
+        report = run(ctx)
     except validate_step.ValidationFailed as failure:
         logger.error("%s", failure)
         rows = [
@@ -62,16 +57,14 @@ def validate(ctx: RunContext) -> validate_step.ValidationReport:
     return report
 
 
-@task(name="features", cache_policy=NO_CACHE)
-def features(ctx: RunContext) -> features_step.FeaturesResult:
-    result = features_step.run_features(ctx)
+def _features(ctx: RunContext, run):
+    result = run(ctx)
     get_run_logger().info("features: view %s, %d rows materialized", result.feature_view, result.materialized_rows)
     return result
 
 
-@task(name="train", cache_policy=NO_CACHE)
-def train(ctx: RunContext) -> train_step.TrainResult:
-    result = train_step.train_model(ctx)
+def _train(ctx: RunContext, run):
+    result = run(ctx)
     get_run_logger().info(
         "train: %s on %s, %d epochs (resumed at %d) in %.3f s%s",
         result.estimator,
@@ -84,17 +77,15 @@ def train(ctx: RunContext) -> train_step.TrainResult:
     return result
 
 
-@task(name="reference", cache_policy=NO_CACHE)
-def reference(ctx: RunContext) -> train_step.TrainResult:
-    result = train_step.fit_reference(ctx)
+def _reference(ctx: RunContext, run):
+    result = run(ctx)
     rate = f", {result.samples_per_second:,.0f} samples/s" if result.samples_per_second else ""
     get_run_logger().info("reference: %s on %s in %.3f s%s", result.estimator, result.device, result.fit_seconds, rate)
     return result
 
 
-@task(name="evaluate", cache_policy=NO_CACHE)
-def evaluate(ctx: RunContext) -> evaluate_step.Evaluation:
-    result = evaluate_step.run_evaluate(ctx)
+def _evaluate(ctx: RunContext, run):
+    result = run(ctx)
     rows = [
         {"metric": name, "ours": result.ours[name], "reference": result.reference[name], "delta": result.delta[name]}
         for name in result.ours
@@ -104,9 +95,8 @@ def evaluate(ctx: RunContext) -> evaluate_step.Evaluation:
     return result
 
 
-@task(name="register", cache_policy=NO_CACHE)
-def register(ctx: RunContext) -> registry_step.RegistryDecision:
-    decision = registry_step.run_register(ctx)
+def _register(ctx: RunContext, run):
+    decision = run(ctx)
     verdict = "promoted to champion" if decision.promoted else "not promoted"
     text = f"**{decision.model_name} v{decision.version}** {verdict}: {decision.reason}"
     create_markdown_artifact(text, key=artifact_key(ctx, "registry"))
@@ -114,16 +104,14 @@ def register(ctx: RunContext) -> registry_step.RegistryDecision:
     return decision
 
 
-@task(name="package", cache_policy=NO_CACHE)
-def package(ctx: RunContext) -> package_step.BentoInfo:
-    info = package_step.run_package(ctx)
+def _package(ctx: RunContext, run):
+    info = run(ctx)
     get_run_logger().info("package: bento %s (%s)", info.tag, "reused" if info.reused else "built")
     return info
 
 
-@task(name="monitor", cache_policy=NO_CACHE)
-def monitor(ctx: RunContext) -> monitor_step.DriftResult:
-    result = monitor_step.run_monitor(ctx)
+def _monitor(ctx: RunContext, run):
+    result = run(ctx)
     verdict = "DRIFT" if result.drift_detected else "no drift"
     text = (
         f"**{result.deliverable}**: {verdict}, {result.drifted_share:.0%} of columns drifted "
@@ -141,14 +129,45 @@ def monitor(ctx: RunContext) -> monitor_step.DriftResult:
     return result
 
 
-#: Step name (pipeline.stages.STEPS) -> its Prefect task.
-TASKS = {
-    "etl": etl,
-    "validate": validate,
-    "features": features,
-    "train": train,
-    "reference": reference,
-    "evaluate": evaluate,
-    "register": register,
-    "package": package,
+def _brief(ctx: RunContext, run):
+    result = run(ctx)
+    get_run_logger().info("%s: %s", ctx.run_key, brief(result))
+    return result
+
+
+def brief(result) -> str:
+    """One line for a step's result: its own ``describe()``, else its fields."""
+    if hasattr(result, "describe"):
+        return result.describe()
+    if hasattr(result, "to_dict"):
+        return ", ".join(f"{k}={v}" for k, v in result.to_dict().items() if not isinstance(v, list | dict))
+    return str(result)
+
+
+#: Step name -> how its task reports the result of its plain function.
+REPORTS = {
+    "etl": _etl,
+    "validate": _validate,
+    "features": _features,
+    "train": _train,
+    "reference": _reference,
+    "evaluate": _evaluate,
+    "register": _register,
+    "package": _package,
+    "monitor": _monitor,
 }
+
+
+@functools.cache
+def task_for(step: RecipeStep):
+    """The Prefect task of a recipe step: its plain function, reported by the step's name."""
+    report, function = REPORTS.get(step.name, _brief), step.run()
+
+    def run(ctx: RunContext):
+        return report(ctx, function)
+
+    return task(run, name=step.name, cache_policy=NO_CACHE)
+
+
+#: The monitoring step, outside the recipes (the lifecycle flow runs it on served traffic).
+monitor = task_for(RecipeStep("monitor", (), "monitor", "pipeline.monitor:run_monitor"))

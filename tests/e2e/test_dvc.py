@@ -33,23 +33,26 @@ def repo(tmp_path_factory):
     subprocess.run([*git, "init", "-q"], cwd=copy, check=True)
     subprocess.run([*git, "add", "-A"], cwd=copy, check=True)
     subprocess.run([*git, "commit", "-qm", "copy"], cwd=copy, check=True)
+    (copy / ".venv").symlink_to(Path(sys.executable).parents[1])  # as `make install` leaves a clone
     return copy
 
 
 def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return run_in(repo, str(Path(sys.executable).with_name("dvc")), *args)
+    return run_in(repo, ".venv/bin/dvc", *args)  # as README shows it
 
 
 def s2p(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return run_in(repo, str(Path(sys.executable).with_name("s2p")), *args)
+    return run_in(repo, ".venv/bin/s2p", *args)
 
 
 def repo_env(repo: Path) -> dict:
-    """Stores inside the copy, data and artifacts where dvc.yaml declares them, its tools on PATH."""
+    """Stores inside the copy, data and artifacts where dvc.yaml declares them. PATH is left without
+    the virtualenv, as a user's shell is: README's `.venv/bin/dvc repro` must work as written."""
     env = {k: v for k, v in os.environ.items() if k not in ("S2P_ROOT", "S2P_DATA_DIR", "S2P_ARTIFACTS_DIR")}
     stores = store_variables(repo / ".s2p")
     del stores["S2P_DATA_DIR"], stores["S2P_ARTIFACTS_DIR"]
-    path = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    venv_bin = str(Path(sys.executable).parent)
+    path = os.pathsep.join(part for part in env["PATH"].split(os.pathsep) if part != venv_bin)
     return {**env, **stores, "PATH": path, "BENTOML_HOME": str(repo / ".s2p" / "bentoml")}
 
 
@@ -58,7 +61,7 @@ def run_in(repo: Path, *command: str) -> subprocess.CompletedProcess:
     return subprocess.run(list(command), cwd=repo, env=env, capture_output=True, text=True)
 
 
-STAGES = [f"{stage}@linear_regression" for stage in ("prepare", "features", "train", "evaluate", "package")]
+STAGES = [f"linear_regression.{stage}" for stage in ("prepare", "features", "train", "evaluate", "package")]
 
 
 def test_repro_builds_everything_then_is_a_no_op(repo):
@@ -81,12 +84,12 @@ def test_a_model_parameter_change_reruns_training_but_not_data_preparation(repo)
     params.write_text(params.read_text().replace("learning_rate: 0.2", "learning_rate: 0.15"))
     status = dvc(repo, "status", "--json", *STAGES)
     changed = set(json.loads(status.stdout))
-    assert "train@linear_regression" in changed
-    assert not {"prepare@linear_regression", "features@linear_regression"} & changed
+    assert "linear_regression.train" in changed
+    assert not {"linear_regression.prepare", "linear_regression.features"} & changed
     rerun = dvc(repo, "repro", *STAGES)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert "Stage 'prepare@linear_regression' didn't change, skipping" in rerun.stdout
-    assert "Running stage 'train@linear_regression'" in rerun.stdout
+    assert "Stage 'linear_regression.prepare' didn't change, skipping" in rerun.stdout
+    assert "Running stage 'linear_regression.train'" in rerun.stdout
 
 
 def test_the_flow_skips_what_dvc_holds_up_to_date_and_leaves_dvc_up_to_date(repo):
@@ -118,7 +121,7 @@ def test_a_killed_dvc_repro_reruns_cleanly(repo):
     params.write_text(params.read_text().replace("learning_rate: 0.18", "learning_rate: 0.19"))
     env = repo_env(repo)
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dvc")), "repro", *STAGES],
+        [".venv/bin/dvc", "repro", *STAGES],
         cwd=repo,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -132,3 +135,23 @@ def test_a_killed_dvc_repro_reruns_cleanly(repo):
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
     assert "Data and pipelines are up to date" in dvc(repo, "status", *STAGES).stdout
     assert json.loads((repo / "artifacts/linear_regression/metrics.json").read_text())["ours"]["rmse"] > 0
+
+
+WIRED = [f"logistic_regression.{stage}" for stage in ("prepare", "features", "train", "evaluate", "package")]
+
+
+def test_an_edit_to_one_deliverables_model_reruns_that_deliverable_only(repo):
+    built = dvc(repo, "repro", *STAGES, *WIRED)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    model = repo / "models/phase1/linear_regression/model.py"
+    model.write_text(model.read_text() + "# a comment\n")
+    changed = set(json.loads(dvc(repo, "status", "--json", *STAGES, *WIRED).stdout))
+    assert changed == {f"linear_regression.{stage}" for stage in ("train", "evaluate", "package")}
+
+
+def test_an_edit_to_the_reference_glue_reruns_its_train(repo):
+    glue = repo / "models/phase1/logistic_regression/reference.py"
+    glue.write_text(glue.read_text() + "# a comment\n")
+    changed = set(json.loads(dvc(repo, "status", "--json", *WIRED).stdout))
+    assert "logistic_regression.train" in changed
+    assert not {"logistic_regression.prepare", "logistic_regression.features"} & changed

@@ -23,7 +23,7 @@ def test_params_yaml_loads_typed():
 @pytest.mark.parametrize(
     ("section", "message"),
     [
-        ({"sede": 1}, "unknown key\\(s\\) sede"),
+        ({"sede": 1}, "deliverables.x: unknown key\\(s\\) sede"),
         ({"seed": "42"}, "seed must be int"),
         ({"test_size": 1.5}, "test_size must lie strictly between 0 and 1"),
         ({"gate": {"min_improvment": 0.1}}, "deliverables.x.gate: unknown key"),
@@ -45,14 +45,15 @@ def test_unknown_deliverable_in_params(tmp_path):
 
 def test_catalog_entries_resolve():
     from s2p.imports import import_object
-    from s2p.metrics import METRICS
+    from s2p.metrics import known_metrics
 
     ids = [d.id for d in catalog.CATALOG]
     assert len(ids) == len(set(ids))
     for d in catalog.CATALOG:
         assert callable(import_object(d.model)) and callable(import_object(d.reference))
-        assert set(d.metrics) <= set(METRICS) and d.gate.metric in d.metrics
-        assert METRICS[d.gate.metric][1] == d.gate.greater_is_better
+        metrics = known_metrics(d)
+        assert set(d.metrics) <= set(metrics) and d.gate.metric in d.metrics
+        assert metrics[d.gate.metric][1] == d.gate.greater_is_better
 
 
 def run_cli(*args):
@@ -103,17 +104,14 @@ EVERY = [d.id for d in catalog.CATALOG]
     ("change", "deliverables", "expected"),
     [
         ("pipeline/train.py", EVERY, ["train", "reference", "evaluate", "register", "package"]),
-        ("models/phase1/linear_regression.py", EVERY, ["train", "reference", "evaluate", "register", "package"]),
         (
-            "deliverables.linear_regression.gate.min_improvement",
+            "models/phase1/linear_regression/model.py",
             ["linear_regression"],
-            ["evaluate", "register", "package"],
+            ["train", "reference", "evaluate", "register", "package"],
         ),
-        (
-            "deliverables.kmeans.seed",
-            ["kmeans"],
-            ["etl", "validate", "features", "train", "reference", "evaluate", "register", "package"],
-        ),
+        ("defaults.gate.min_improvement", EVERY, ["evaluate", "register", "package"]),
+        ("deliverables.kmeans.model", ["kmeans"], ["train", "reference", "evaluate", "register", "package"]),
+        ("defaults.seed", EVERY, ["etl", "validate", "features", "train", "reference", "evaluate", "register", "package"]),
         ("serving/service.py", EVERY, ["package"]),
     ],
 )

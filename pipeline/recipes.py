@@ -1,0 +1,110 @@
+"""Recipes: the step graphs a deliverable can have, chosen by its declaration (``recipe=``).
+
+A recipe is a small DAG of plain step functions, each taking the run's context and writing where
+the context's paths say. The same steps run as Prefect tasks (flows/deliverable.py, through the
+project's scheduler) and as DVC stages (``s2p stage``, what the generated dvc.yaml calls); a stage
+groups the steps DVC records together. Every recipe validates what it ingests, trains or builds
+what it serves, evaluates it against its reference, registers it behind the champion gate and
+packages it:
+
+    supervised   etl -> validate -> features -> train | reference -> evaluate -> register -> package
+    corpus       ingest -> validate -> tokenize -> train | reference -> evaluate -> register -> package
+    environment  rollouts -> validate -> train | reference -> evaluate -> register -> package
+    index        ingest -> validate -> train (embed + index) | reference -> evaluate -> register -> package
+    audit        champion -> audit -> train (mitigate) | reference -> evaluate -> register -> package
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from s2p.imports import import_object
+
+
+@dataclass(frozen=True)
+class RecipeStep:
+    name: str
+    upstreams: tuple[str, ...]
+    stage: str  # the DVC stage (dvc.yaml) that runs this step
+    function: str  # import path "module:function" of the plain step function: f(ctx) -> result
+
+    def run(self) -> Callable:
+        return import_object(self.function)
+
+    @property
+    def module(self) -> str:
+        return self.function.partition(":")[0]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    steps: tuple[RecipeStep, ...]
+    #: Each DVC stage's inputs and outputs, by the names of RunPaths (s2p/paths.py).
+    stage_files: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
+
+    def stages(self) -> dict[str, tuple[str, ...]]:
+        """DVC stage name -> the steps it runs, in order."""
+        grouped: dict[str, list[str]] = {}
+        for step in self.steps:
+            grouped.setdefault(step.stage, []).append(step.name)
+        return {stage: tuple(names) for stage, names in grouped.items()}
+
+    def step(self, name: str) -> RecipeStep:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(f"recipe {self.name} has no step {name!r}; its steps: {[s.name for s in self.steps]}")
+
+    @property
+    def last(self) -> str:
+        return self.steps[-1].name
+
+
+def _steps(*rows: tuple[str, tuple[str, ...], str, str]) -> tuple[RecipeStep, ...]:
+    return tuple(RecipeStep(*row) for row in rows)
+
+
+#: The tail every recipe shares: both models scored on the same held-out data, the challenger gated
+#: against the champion in the MLflow registry, the champion packaged as a bento.
+_JUDGE = (
+    ("register", ("evaluate",), "evaluate", "pipeline.registry:run_register"),
+    ("package", ("register",), "package", "pipeline.package:run_package"),
+)
+_TRAIN_OUTS = ("model", "reference_model", "training_report", "reference_report")
+_EVALUATE_OUTS = ("registry_decision", "metrics", "plots")
+
+SUPERVISED = Recipe(
+    "supervised",
+    _steps(
+        ("etl", (), "prepare", "pipeline.etl:run_etl"),
+        ("validate", ("etl",), "prepare", "pipeline.validate:run_validate"),
+        ("features", ("validate",), "features", "pipeline.features:run_features"),
+        ("train", ("features",), "train", "pipeline.train:train_model"),
+        ("reference", ("features",), "train", "pipeline.train:fit_reference"),
+        ("evaluate", ("train", "reference"), "evaluate", "pipeline.evaluate:run_evaluate"),
+        *_JUDGE,
+    ),
+    {
+        "prepare": ((), ("dataset", "validation_report")),
+        "features": (("dataset",), ("training_set",)),
+        "train": (("training_set",), _TRAIN_OUTS),
+        "evaluate": (("training_set", "model", "reference_model"), _EVALUATE_OUTS),
+        "package": (("registry_decision",), ("bento",)),
+    },
+)
+
+RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (SUPERVISED,)}
+
+
+def recipe_of(deliverable) -> Recipe:
+    try:
+        return RECIPES[deliverable.recipe]
+    except KeyError:
+        raise KeyError(f"{deliverable.id}: unknown recipe {deliverable.recipe!r}; known: {sorted(RECIPES)}") from None
+
+
+#: A deliverable that depends on another (its declaration's ``depends_on``) starts this step after
+#: the other's model is registered: its data preparation runs in parallel with the upstream's training.
+CROSS_DEPENDENCY = ("register", "train")
