@@ -30,18 +30,20 @@ COMMAND = "bin/s2p"
 STAGE_PARAMS = {
     "prepare": ("seed", "size", "test_size"),
     "features": (),
+    "tokenize": ("test_size",),
     "train": ("seed", "model", "reference"),
     "evaluate": ("gate",),
     "package": ("serving",),
 }
 #: Outputs DVC caches (data and models); every other output is a small report kept in git's view.
-CACHED = {"dataset", "training_set", "model", "reference_model"}
-#: What the served bento runs besides the model's own code (pipeline/package.py copies them).
-SERVICE_MODULES = ("serving.service", "serving.inference_log")
+CACHED = {"dataset", "training_set", "model", "reference_model", "corpus", "tokens", "model_dir", "reference_dir",
+          "rollouts", "documents", "queries", "audit_set"}  # fmt: skip
 
 
 def declared_modules(deliverable, stage: str) -> list[str]:
     """The modules of the declaration a stage reads: its data source, model, reference, own plots/metrics."""
+    from pipeline.package import served_modules
+
     own = f"{deliverable.package}.deliverable"
     model = [module_of(deliverable.model), module_of(deliverable.reference)]
     extra = [
@@ -52,7 +54,7 @@ def declared_modules(deliverable, stage: str) -> list[str]:
         "features": [own],
         "train": [own, *model],
         "evaluate": [own, *model, *extra],
-        "package": [own, *model, *SERVICE_MODULES],
+        "package": [own, *served_modules(deliverable)],
     }.get(stage, [own, *model])
 
 

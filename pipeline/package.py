@@ -1,7 +1,8 @@
 """package: the registry's champion into the BentoML model store, and a bento around it.
 
 The build context is generated beside the run's artifacts: the generic service (serving/), the
-deliverable's serving schema (s2p_service.json), the models package the pickle needs, and a
+deliverable's serving schema (s2p_service.json), the model's code closure (its own files and the
+shared modules they import, nothing of other deliverables), and a
 bentofile.yaml, so `bentoml build` there reproduces the bento. A bento already built for the
 current champion version is reused.
 """
@@ -16,9 +17,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pipeline.context import RunContext
-from s2p.files import write_json, write_pickle
+from s2p.files import write_json
 
 SERVICE = "serving.service:Predictor"
+SERVICE_MODULES = ("serving.service", "serving.inference_log")
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ def serving_spec(ctx: RunContext, model_tag: str, model_version: str, challenger
         "deliverable": d.id,
         "task": d.task,
         "features": [asdict(column) for column in d.features],
-        "target": asdict(d.target),
+        "target": asdict(d.target) if d.target else None,
         "model_tag": model_tag,
         "model_version": model_version,
         "inference_db": str(ctx.stores.inference_db),
@@ -59,7 +61,11 @@ def write_build_context(ctx: RunContext, spec: dict) -> Path:
     (build / "serving").mkdir(parents=True)
     for module in ("__init__.py", "service.py", "inference_log.py"):
         shutil.copy2(source / "serving" / module, build / "serving" / module)
-    shutil.copytree(source / "models", build / "models", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in code_closure(ctx.deliverable):  # the model's own code and the shared modules it imports
+        relative = path.relative_to(source)
+        if relative.parts[0] != "serving":
+            (build / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, build / relative)
     write_json(build / "serving" / "s2p_service.json", spec)
     bentofile = {
         "service": SERVICE,
@@ -70,7 +76,7 @@ def write_build_context(ctx: RunContext, spec: dict) -> Path:
             "model_tag": spec["model_tag"],
         },
         "include": ["serving/*.py", "serving/s2p_service.json", "models/**/*.py"],
-        "python": {"packages": ["numpy", "scikit-learn", "pandas", "pydantic"], "lock_packages": False},
+        "python": {"packages": bento_requirements(ctx.deliverable), "lock_packages": False},
     }
     (build / "bentofile.yaml").write_text(yaml.safe_dump(bentofile, sort_keys=False))
     return build
@@ -87,7 +93,12 @@ def run_package(ctx: RunContext) -> BentoInfo:
     champion = client.get_model_version_by_alias(ctx.model_name, CHAMPION)
     challenger = _challenger(client, ctx, champion) if ctx.params.serving.mode != "single" else None
     identity = "|".join(
-        [champion.run_id, challenger.run_id if challenger else "", str(ctx.params.serving), _code_digest()]
+        [
+            champion.run_id,
+            challenger.run_id if challenger else "",
+            str(ctx.params.serving),
+            code_digest(ctx.deliverable),
+        ]
     )
     existing = find_bento(bentoml, ctx.model_name, identity)
     if existing is not None:
@@ -105,7 +116,7 @@ def run_package(ctx: RunContext) -> BentoInfo:
     if challenger is not None:
         challenger_saved = _to_bento_model(bentoml, mlflow, ctx, challenger)
         challenger_spec = {"tag": str(challenger_saved.tag), "version": str(challenger.version)}
-    spec = serving_spec(ctx, str(saved.tag), str(champion.version), challenger_spec)
+    spec = serving_spec(ctx, str(saved.tag), str(champion.version), challenger_spec) | model_format(saved)
     spec["identity"] = identity
     build = write_build_context(ctx, spec)
     tag = build_bento(build)
@@ -122,11 +133,25 @@ def _challenger(client, ctx: RunContext, champion):
 
 
 def _to_bento_model(bentoml, mlflow, ctx: RunContext, version):
-    model = mlflow.sklearn.load_model(f"models:/{ctx.model_name}/{version.version}")
+    """The registered version into the BentoML model store: its stored files as they are (a state dict
+    and config, ``model/``), or the pickle MLflow holds (``model.pkl``)."""
+    from pipeline.artifacts import save_fitted, saves_itself
+    from pipeline.registry import load_registered
+
+    model = load_registered(ctx.model_name, str(version.version))
     labels = {"deliverable": ctx.deliverable.id, "mlflow_version": str(version.version)}
-    with bentoml.models.create(ctx.model_name, labels=labels, metadata={"mlflow_run_id": version.run_id}) as saved:
-        write_pickle(Path(saved.path_of("model.pkl")), model)
+    metadata = {"mlflow_run_id": version.run_id, "format": "directory" if saves_itself(model) else "pickle"}
+    with bentoml.models.create(ctx.model_name, labels=labels, metadata=metadata) as saved:
+        save_fitted(model, Path(saved.path_of("model.pkl")), Path(saved.path_of("model")))
     return saved
+
+
+def model_format(saved) -> dict:
+    """How the service loads a BentoML model written by ``_to_bento_model``."""
+    from pipeline.artifacts import stored_loader
+
+    loader = stored_loader(Path(saved.path_of("model")))
+    return {"model_format": "directory", "model_loader": loader} if loader else {"model_format": "pickle"}
 
 
 def build_bento(build: Path) -> str:
@@ -153,12 +178,39 @@ def find_bento(bentoml, name: str, identity: str):
     return max(built, key=lambda b: b.info.creation_time) if built else None
 
 
-def _code_digest() -> str:
-    """The code a bento packs (serving/ and models/): a change to it means a new bento."""
-    from scheduler.cache import file_digest
+def served_modules(deliverable) -> list[str]:
+    """What the bento imports: the service, the model's code (the class the champion is), what its
+    recipe serves it with (a TextGenerator) and the declaration's tokenizer."""
+    from pipeline.recipes import recipe_of
+    from s2p.closure import module_of
+
+    tokenizer = [module_of(deliverable.tokenizer)] if deliverable.tokenizer else []
+    return [*SERVICE_MODULES, module_of(deliverable.model), *recipe_of(deliverable).served_modules, *tokenizer]
+
+
+def code_closure(deliverable) -> list[Path]:
+    """The project files the bento packs: the service and the model's code closure, nothing else."""
+    from s2p.closure import closure
+
+    return sorted(closure(served_modules(deliverable)))
+
+
+def bento_requirements(deliverable) -> list[str]:
+    """The packages the bento's code imports, pinned as installed here (torch for a torch model)."""
+    from s2p.closure import requirements
+
+    return [r for r in requirements(served_modules(deliverable)) if not r.lower().startswith("bentoml==")]
+
+
+def code_digest(deliverable) -> str:
+    """A digest of the code the bento packs: an edit to another deliverable's code is not a new bento."""
+    import hashlib
 
     source = Path(__file__).resolve().parents[1]
-    return file_digest(source / "serving")[:12] + file_digest(source / "models")[:12]
+    digest = hashlib.sha256()
+    for path in code_closure(deliverable):
+        digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:24]
 
 
 def _identity(bento) -> str | None:

@@ -9,7 +9,7 @@ only one deliverable draws lives in its folder's plots.py (``PLOTS``), found by 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ class PlotData:
     outputs: dict[str, np.ndarray]  # their outputs on the test split (pipeline/kinds.py)
     loss_history: list[float]
     seed: int
+    reports: dict = field(default_factory=dict)  # "ours", "reference": their training reports
 
 
 def subplots(columns: int = 1, width: float = 5.0):

@@ -43,6 +43,13 @@ class Recipe:
     steps: tuple[RecipeStep, ...]
     #: Each DVC stage's inputs and outputs, by the names of RunPaths (s2p/paths.py).
     stage_files: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
+    #: Whether the champion can be scored on this run's held-out rows (a table); else the champion is
+    #: judged by its logged gate metric, measured on the same held-out data (a corpus's last tokens).
+    scores_on_held_out_rows: bool = False
+    #: What the Feast feature store holds for this recipe, or why it holds nothing (the run summary says it).
+    feature_store: str = "none"
+    #: Shared modules the served model is made of besides the deliverable's model (a bento packs them).
+    served_modules: tuple[str, ...] = ()
 
     def stages(self) -> dict[str, tuple[str, ...]]:
         """DVC stage name -> the steps it runs, in order."""
@@ -73,6 +80,7 @@ _JUDGE = (
     ("package", ("register",), "package", "pipeline.package:run_package"),
 )
 _TRAIN_OUTS = ("model", "reference_model", "training_report", "reference_report")
+_STORED_OUTS = ("model_dir", "reference_dir", "training_report", "reference_report")  # models that save themselves
 _EVALUATE_OUTS = ("registry_decision", "metrics", "plots")
 
 SUPERVISED = Recipe(
@@ -93,9 +101,34 @@ SUPERVISED = Recipe(
         "evaluate": (("training_set", "model", "reference_model"), _EVALUATE_OUTS),
         "package": (("registry_decision",), ("bento",)),
     },
+    scores_on_held_out_rows=True,
+    feature_store="each row's features, materialized to the online store (Feast) and read back for training",
 )
 
-RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (SUPERVISED,)}
+CORPUS = Recipe(
+    "corpus",
+    _steps(
+        ("ingest", (), "prepare", "pipeline.corpus:ingest_corpus"),
+        ("validate", ("ingest",), "prepare", "pipeline.corpus:validate_corpus"),
+        ("tokenize", ("validate",), "tokenize", "pipeline.corpus:tokenize"),
+        ("train", ("tokenize",), "train", "pipeline.corpus:train_language_model"),
+        ("reference", ("tokenize",), "train", "pipeline.corpus:fit_reference_language_model"),
+        ("evaluate", ("train", "reference"), "evaluate", "pipeline.corpus:evaluate_language_model"),
+        *_JUDGE,
+    ),
+    {
+        "prepare": ((), ("corpus", "validation_report")),
+        "tokenize": (("corpus",), ("tokens", "reference_requests")),
+        "train": (("tokens",), _STORED_OUTS),
+        "evaluate": (("tokens", "model_dir", "reference_dir"), _EVALUATE_OUTS),
+        "package": (("registry_decision",), ("bento",)),
+    },
+    feature_store="none: a language model reads windows of one token stream; there is no entity whose "
+    "features a request could look up online (the prompt is the whole input)",
+    served_modules=("models.generation",),
+)
+
+RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (SUPERVISED, CORPUS)}
 
 
 def recipe_of(deliverable) -> Recipe:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline import kinds
+from pipeline.artifacts import load_fitted, stored_loader
 from pipeline.context import RunContext
 from pipeline.evaluate import Evaluation
 from pipeline.train import split_xy
@@ -78,30 +79,51 @@ def tracking(ctx: RunContext):
     return client, experiment.experiment_id
 
 
-def champion_score(ctx: RunContext, client, X, y) -> tuple[str | None, float | None, str]:
-    """The current champion's version and gate score on this held-out split (None if no champion)."""
+def load_registered(model_name: str, reference: str):
+    """A registered model (``reference``: a version number or ``@alias``) as it was fitted: a
+    directory-stored model through its loader (torch state dicts and config), a pickle through MLflow."""
     import mlflow
+
+    uri = f"models:/{model_name}{reference if reference.startswith('@') else '/' + reference}"
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    stored = local / "artifacts" / "model"
+    if stored_loader(stored):
+        return load_fitted(stored / "model.pkl", stored)
+    return mlflow.sklearn.load_model(str(local))
+
+
+def champion_score(ctx: RunContext, client) -> tuple[str | None, float | None, str]:
+    """The current champion's version and gate score (None if no champion): scored on this run's
+    held-out data where the recipe can score a model on it, else its logged gate metric."""
     from mlflow.exceptions import MlflowException
+
+    from pipeline.recipes import recipe_of
 
     gate = ctx.deliverable.gate
     try:
         version = client.get_model_version_by_alias(ctx.model_name, CHAMPION)
     except MlflowException:
         return None, None, "no champion yet"
+    logged = client.get_run(version.run_id).data.metrics.get(f"ours_{gate.metric}")
+    if not recipe_of(ctx.deliverable).scores_on_held_out_rows:
+        return version.version, logged, f"its logged {gate.metric} on the same held-out data"
     try:
-        champion = mlflow.sklearn.load_model(f"models:/{ctx.model_name}@{CHAMPION}")
+        frame = pd.read_parquet(ctx.paths.training_set)
+        X, y = split_xy(frame, ctx.deliverable, "test")
+        champion = load_registered(ctx.model_name, f"@{CHAMPION}")
         outputs = kinds.outputs(ctx.deliverable, champion, X)
         score = metric_functions.compute([gate.metric], y, outputs, X, champion, ctx.deliverable)[gate.metric]
         return version.version, score, "scored on this held-out split"
     except Exception as error:  # a champion that cannot score this data is judged by its logged metric
-        run = client.get_run(version.run_id)
-        logged = run.data.metrics.get(f"ours_{gate.metric}")
         return version.version, logged, f"its logged {gate.metric} (cannot score this split: {error})"
 
 
-def decide(ctx: RunContext, challenger: float, champion_version, champion: float | None, basis: str):
+def decide(ctx: RunContext, challenger: float, champion_version, champion: float | None, basis: str, scores=None):
     gate, margin = ctx.deliverable.gate, ctx.params.gate.min_improvement
     metric = gate.metric
+    breached = gate.breached(scores or {})
+    if breached:
+        return False, "; ".join(breached)
     if not gate.passes_threshold(challenger):
         bar = ">=" if gate.greater_is_better else "<="
         return False, f"{metric} {challenger:.6g} misses the threshold ({bar} {gate.threshold})"
@@ -137,12 +159,9 @@ def run_register(ctx: RunContext) -> RegistryDecision:
     d = ctx.deliverable
     evaluation = Evaluation(**read_json(ctx.paths.metrics))
     client, experiment_id = tracking(ctx)
-    frame = pd.read_parquet(ctx.paths.training_set)
-    X, y = split_xy(frame, d, "test")
-    model = read_pickle(ctx.paths.model)
-    previous, champion, basis = champion_score(ctx, client, X, y)
+    previous, champion, basis = champion_score(ctx, client)
     challenger = evaluation.ours[d.gate.metric]
-    promoted, reason = decide(ctx, challenger, previous, champion, basis)
+    promoted, reason = decide(ctx, challenger, previous, champion, basis, evaluation.ours)
 
     with mlflow.start_run(experiment_id=experiment_id, run_name=ctx.run_key) as run:
         mlflow.log_params(_flat_params(ctx))
@@ -154,14 +173,7 @@ def run_register(ctx: RunContext) -> RegistryDecision:
             mlflow.log_artifact(plot, artifact_path="plots")
         for report in (ctx.paths.validation_report, ctx.paths.training_report, ctx.paths.metrics):
             mlflow.log_artifact(str(report), artifact_path="reports")
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            serialization_format="pickle",
-            pip_requirements=["numpy", "scikit-learn", "pandas"],
-            code_paths=None,
-            input_example=None if d.tensor_columns else pd.DataFrame(X[:2], columns=d.feature_names),
-        )
+        info = log_fitted_model(ctx)
         version = mlflow.register_model(info.model_uri, ctx.model_name)
         mlflow.set_tags({"s2p.deliverable": d.id, "s2p.promoted": str(promoted), "s2p.reason": reason})
     decision_tags = {"promoted": str(promoted), "reason": reason, "gate_metric": d.gate.metric}
@@ -192,6 +204,60 @@ def run_register(ctx: RunContext) -> RegistryDecision:
     )
     write_json(ctx.paths.registry_decision, decision.to_dict())
     return decision
+
+
+def model_requirements(ctx: RunContext) -> list[str]:
+    """The pinned packages the model's code imports (torch for a torch model), from its code closure."""
+    from pipeline.package import served_modules
+    from s2p.closure import requirements
+
+    return requirements([module for module in served_modules(ctx.deliverable) if not module.startswith("serving.")])
+
+
+def _stored_pyfunc():
+    import mlflow.pyfunc
+
+    class Stored(mlflow.pyfunc.PythonModel):
+        """A model stored as files (loader.json, a safetensors state dict, its config): pyfunc loads it
+        through its own loader; predict answers what the model's predict (or act, or generate_text) does."""
+
+        def load_context(self, context):
+            path = Path(context.artifacts["model"])
+            self.model = load_fitted(path / "model.pkl", path)
+
+        def predict(self, context, model_input, params=None):
+            for method in ("predict", "act"):
+                if hasattr(self.model, method):
+                    return getattr(self.model, method)(model_input)
+            return [self.model.generate_text(str(prompt)) for prompt in list(model_input)]
+
+    return Stored()
+
+
+def log_fitted_model(ctx: RunContext):
+    """Log ours to the run: a pickle for the NumPy / scikit-learn estimators, the stored files (state
+    dict and config, no pickled modules) for the models that save themselves; real requirements."""
+    import mlflow
+
+    d, requirements = ctx.deliverable, model_requirements(ctx)
+    if stored_loader(ctx.paths.model_dir):
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=_stored_pyfunc(),
+            artifacts={"model": str(ctx.paths.model_dir)},
+            pip_requirements=requirements,
+        )
+    example = None
+    if ctx.paths.training_set.exists() and not d.tensor_columns and d.features:
+        X, _ = split_xy(pd.read_parquet(ctx.paths.training_set), d, "test")
+        example = pd.DataFrame(X[:2], columns=d.feature_names)
+    return mlflow.sklearn.log_model(
+        read_pickle(ctx.paths.model),
+        name="model",
+        serialization_format="pickle",
+        pip_requirements=requirements,
+        input_example=example,
+    )
 
 
 HISTORY_PREFIX = "s2p.champion_move."

@@ -24,9 +24,16 @@ def run_summary(ctx: RunContext, states: dict[str, str], notes: dict[str, str] |
         count = f": {failure['unexpected_count']} unexpected" if failure["unexpected_count"] is not None else ""
         return f"{failure['expectation']} on {failure['column']}{count} ({failure['detail']})"
 
+    from pipeline.recipes import recipe_of
+
+    recipe = recipe_of(ctx.deliverable)
+    written = {name for _, outputs in recipe.stage_files.values() for name in outputs} | {"run_summary"}
     return {
         "deliverable": ctx.deliverable.id,
         "run_key": ctx.run_key,
+        "recipe": recipe.name,
+        "kind": ctx.deliverable.answer_kind,
+        "feature_store": recipe.feature_store,
         "data": ctx.deliverable.source,
         "steps": states,
         "notes": notes or {},
@@ -45,14 +52,6 @@ def run_summary(ctx: RunContext, states: dict[str, str], notes: dict[str, str] |
         },
         "bento": {"tag": bento["tag"] if bento else None, "reused": bento["reused"] if bento else None},
         "paths": {
-            "dataset": str(paths.dataset),
-            "training_set": str(paths.training_set),
-            "validation_report": str(paths.validation_report),
-            "model": str(paths.model),
-            "metrics": str(paths.metrics),
-            "plots": str(paths.plots),
-            "registry_decision": str(paths.registry_decision),
-            "bento": str(paths.bento),
-            "summary": str(paths.run_summary),
+            ("summary" if name == "run_summary" else name): str(getattr(paths, name)) for name in sorted(written)
         },
     }

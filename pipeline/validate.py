@@ -204,3 +204,36 @@ def run_validate(ctx: RunContext) -> ValidationReport:
     os.replace(paths.candidate, paths.dataset)
     paths.failed_validation_report.unlink(missing_ok=True)
     return report
+
+
+# -- what every recipe's validation shares ----------------------------------------------------------
+def check_frame(frame: pd.DataFrame, name: str, expectations: list) -> ValidationReport:
+    """Great Expectations ``expectations`` (objects of great_expectations.expectations) on ``frame``."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = context.data_sources.add_pandas("s2p").add_dataframe_asset(name=name)
+    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
+    suite = gx.ExpectationSuite(name=f"{name}-suite")
+    for expectation in expectations:
+        suite.add_expectation(expectation)
+    results = batch.validate(suite, result_format="SUMMARY").results
+    failures = [_failure(result) for result in results if not result.success]
+    return ValidationReport(passed=not failures, rows=len(frame), expectations=len(results), failures=failures)
+
+
+def accept_candidate(ctx: RunContext, report: ValidationReport, candidate, accepted, rejected) -> ValidationReport:
+    """On success the candidate becomes the accepted file (one rename) and the report is written; on
+    failure it is kept aside as ``rejected``, the report is written beside the last good one (never
+    over it) and ValidationFailed stops the run: the last good data stays as it was."""
+    paths = ctx.paths
+    if not report.passed:
+        write_json(paths.failed_validation_report, report.to_dict())
+        os.replace(candidate, rejected)
+        raise ValidationFailed(report, str(paths.failed_validation_report))
+    write_json(paths.validation_report, report.to_dict())
+    os.replace(candidate, accepted)
+    paths.failed_validation_report.unlink(missing_ok=True)
+    return report

@@ -62,6 +62,20 @@ class Gate:
     metric: str
     greater_is_better: bool
     threshold: float | None = None
+    #: Other metrics a challenger must keep within bounds: (metric, lowest, highest), None for no bound
+    #: (the fairness audit: an accuracy drop of at most 0.02).
+    limits: tuple[tuple[str, float | None, float | None], ...] = ()
+
+    def breached(self, scores: dict[str, float]) -> list[str]:
+        """Each limit ``scores`` breaks, in words."""
+        found = []
+        for metric, lowest, highest in self.limits:
+            value = scores[metric]
+            if lowest is not None and value < lowest:
+                found.append(f"{metric} {value:.6g} is below {lowest}")
+            if highest is not None and value > highest:
+                found.append(f"{metric} {value:.6g} is above {highest}")
+        return found
 
     def better(self, challenger: float, champion: float, margin: float) -> bool:
         if self.greater_is_better:
@@ -74,15 +88,18 @@ class Gate:
         return value >= self.threshold if self.greater_is_better else value <= self.threshold
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Deliverable:
     id: str
     phase: str
     title: str
     task: TaskType
-    source: str  # import path of a loader returning a DataFrame of features and target
-    features: tuple[Column, ...]
-    target: Column
+    #: Import path of its data: a loader returning a DataFrame of features and target (supervised),
+    #: the text of a corpus (corpus), the documents (index); a gymnasium id's factory (environment).
+    source: str
+    #: What the model reads (and the service takes): table columns, a prompt, an observation, a query.
+    features: tuple[Column, ...] = ()
+    target: Column | None = None  # what it is scored against, where rows carry it
     model: str  # import path "module:Class" of the from-scratch estimator
     reference: str  # import path of the reference implementation it is compared with
     metrics: tuple[str, ...]
@@ -106,6 +123,12 @@ class Deliverable:
     kind: str | None = None
     #: The deliverable's package, ``models.<phase>.<id>``: set by the catalog from the folder it is in.
     package: str = ""
+    #: What its recipe needs besides ``source``: the tokenizer class (corpus), the environment id
+    #: (environment), the query-set loader (index), the upstream deliverable (audit).
+    tokenizer: str = ""
+    environment: str = ""
+    queries: str = ""
+    upstream: str = ""
 
     @property
     def answer_kind(self) -> str:
@@ -137,7 +160,8 @@ class Deliverable:
     @property
     def tensor_columns(self) -> list[Column]:
         """Feature and target columns that hold an array per row."""
-        return [column for column in (*self.features, self.target) if column.dtype == "tensor"]
+        columns = (*self.features, self.target) if self.target else self.features
+        return [column for column in columns if column.dtype == "tensor"]
 
     def summary(self) -> dict:
         """What `s2p list --json` prints."""
@@ -156,7 +180,7 @@ class Deliverable:
             "plots": list(self.plots),
             "source": self.source,
             "features": self.feature_names,
-            "target": self.target.name,
+            "target": self.target.name if self.target else None,
             "depends_on": list(self.depends_on),
         }
 

@@ -78,3 +78,31 @@ def closure(modules: list[str] | tuple[str, ...], root: Path = ROOT) -> set[Path
 def module_of(import_path: str) -> str:
     """``"models.phase1.pca.model:PCA"`` -> ``"models.phase1.pca.model"``."""
     return import_path.partition(":")[0]
+
+
+def third_party_imports(paths) -> set[str]:
+    """Top-level names of the packages (not the project's, not the standard library's) ``paths`` import."""
+    import sys
+
+    found = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(Path(path).read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                found.add(node.module.split(".")[0])
+    return {name for name in found if name not in PACKAGES and name not in sys.stdlib_module_names}
+
+
+def requirements(modules, root: Path = ROOT) -> list[str]:
+    """The pinned distributions (``torch==2.13.0``) the code closure of ``modules`` imports: what a
+    registered model and its bento need, read from what is installed here."""
+    from importlib import metadata
+
+    distributions = metadata.packages_distributions()
+    pinned = set()
+    for name in third_party_imports(closure(modules, root)):
+        for distribution in distributions.get(name, ()):
+            version = metadata.version(distribution).split("+")[0]  # 2.13.0+cpu: any build of 2.13.0
+            pinned.add(f"{distribution}=={version}")
+    return sorted(pinned, key=str.lower)

@@ -162,6 +162,64 @@ class RunPaths:
     def monitoring(self) -> Path:
         return self.artifacts / "monitoring"
 
+    # -- the files of the other recipes (pipeline/recipes.py) ------------------------------------
+    @property
+    def corpus(self) -> Path:
+        """corpus: the validated text."""
+        return self.data / "corpus.txt"
+
+    @property
+    def candidate_corpus(self) -> Path:
+        return self.data / "candidate.txt"
+
+    @property
+    def rejected_corpus(self) -> Path:
+        return self.data / "rejected.txt"
+
+    @property
+    def tokens(self) -> Path:
+        """corpus: the token ids of the training and validation splits, and the tokenizer's JSON."""
+        return self.data / "tokens.npz"
+
+    @property
+    def rollouts(self) -> Path:
+        """environment: recorded rollouts of a random policy (validated observations)."""
+        return self.data / "rollouts.parquet"
+
+    @property
+    def documents(self) -> Path:
+        """index: the validated documents."""
+        return self.data / "documents.parquet"
+
+    @property
+    def queries(self) -> Path:
+        """index: the query set and its relevance labels."""
+        return self.data / "queries.parquet"
+
+    @property
+    def audit_set(self) -> Path:
+        """audit: the upstream champion's held-out rows (features, target, the group)."""
+        return self.data / "audit_set.parquet"
+
+    @property
+    def reference_requests(self) -> Path:
+        """Requests like the served ones, from the training data: the drift monitor's reference."""
+        return self.data / "reference_requests.parquet"
+
+    @property
+    def model_dir(self) -> Path:
+        """A model stored as files (a torch state dict and its config), not a pickle."""
+        return self.artifacts / "model"
+
+    @property
+    def reference_dir(self) -> Path:
+        return self.artifacts / "reference"
+
+    @property
+    def report(self) -> Path:
+        """An audit's report (HTML, tables and plots beside it)."""
+        return self.artifacts / "report"
+
     @property
     def run_summary(self) -> Path:
         return self.artifacts / "run.json"

@@ -1,0 +1,1 @@
+"""Phase 3: sequence models and transformers, trained here from scratch."""
