@@ -163,7 +163,11 @@ def _fit(ctx: RunContext, import_path: str, params: dict, where: str, pickle_pat
         loss_history=history,
         samples_per_second=getattr(estimator, "samples_per_second_", None),
     )
-    write_json(report, result.to_dict() | {"val_loss_history": list(estimator.val_loss_history_)})
+    validation = {
+        "val_loss_history": list(estimator.val_loss_history_),
+        "eval_iterations": list(estimator.eval_iterations_),
+    }
+    write_json(report, result.to_dict() | validation)
     return result
 
 

@@ -128,7 +128,27 @@ CORPUS = Recipe(
     served_modules=("models.generation",),
 )
 
-RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (SUPERVISED, CORPUS)}
+INDEX = Recipe(
+    "index",
+    _steps(
+        ("ingest", (), "prepare", "pipeline.index:ingest_documents"),
+        ("validate", ("ingest",), "prepare", "pipeline.index:validate_documents"),
+        ("train", ("validate",), "train", "pipeline.index:build_index"),
+        ("reference", ("validate",), "train", "pipeline.index:build_reference_index"),
+        ("evaluate", ("train", "reference"), "evaluate", "pipeline.index:evaluate_retrieval"),
+        *_JUDGE,
+    ),
+    {
+        "prepare": ((), ("documents", "queries", "reference_requests", "validation_report")),
+        "train": (("documents",), _TRAIN_OUTS),
+        "evaluate": (("queries", "model", "reference_model"), _EVALUATE_OUTS),
+        "package": (("registry_decision",), ("bento",)),
+    },
+    feature_store="none: a query is matched against the whole index, not looked up by an entity key; the "
+    "documents are versioned by DVC and the index is the model",
+)
+
+RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (SUPERVISED, CORPUS, INDEX)}
 
 
 def recipe_of(deliverable) -> Recipe:

@@ -13,10 +13,7 @@ def learning_curves(data: PlotData):
         axis.plot(report["loss_history"], color=colour, alpha=0.35, linewidth=0.8, label=f"{name} train")
         validation = report.get("val_loss_history") or []
         if validation:
-            steps = [
-                round(i * (len(report["loss_history"]) - 1) / max(1, len(validation) - 1))
-                for i in range(len(validation))
-            ]
+            steps = report.get("eval_iterations") or list(range(len(validation)))
             axis.plot(steps, validation, color=colour, marker="o", label=f"{name} validation")
             table.append({"model": name, "final_val_loss": validation[-1], "final_train_loss": report["final_loss"]})
     axis.set(xlabel="iteration", ylabel="cross-entropy (nats per character)", title="GPT mini: learning curves")
