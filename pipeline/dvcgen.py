@@ -58,6 +58,18 @@ def declared_modules(deliverable, stage: str) -> list[str]:
     }.get(stage, [own, *model])
 
 
+def _path(deliverable, paths, name: str, root: Path) -> Path:
+    """A stage input by RunPaths name: ``dataset``, or ``upstream.registry_decision`` of the upstream."""
+    from s2p.paths import RunPaths
+
+    if name.startswith("upstream."):
+        upstream = deliverable.upstream
+        return getattr(
+            RunPaths(root / "data" / upstream, root / "artifacts" / upstream), name.removeprefix("upstream.")
+        )
+    return getattr(paths, name)
+
+
 def _relative(paths, root: Path) -> list[str]:
     return sorted(str(Path(p).resolve().relative_to(root)) for p in paths)
 
@@ -83,7 +95,7 @@ def deliverable_stages(deliverable, defaults: dict, section: dict, root: Path) -
         modules = [recipe.step(name).module for name in steps] + declared_modules(deliverable, stage)
         code = _relative(closure(modules, root), root)
         data = [root / "models" / Path(*deliverable.package.split(".")[1:]) / "data"] if stage == "prepare" else []
-        deps = [*_relative([getattr(paths, name) for name in inputs], root), *code]
+        deps = [*_relative([_path(deliverable, paths, name, root) for name in inputs], root), *code]
         deps += _relative([d for d in data if d.is_dir()], root)
         entry: dict = {"cmd": f"{COMMAND} stage {stage} {deliverable.id}", "deps": deps}
         params = _param_keys(deliverable.id, STAGE_PARAMS.get(stage, ()), defaults, section)

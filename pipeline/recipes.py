@@ -50,6 +50,8 @@ class Recipe:
     feature_store: str = "none"
     #: Shared modules the served model is made of besides the deliverable's model (a bento packs them).
     served_modules: tuple[str, ...] = ()
+    #: The step that waits for an upstream deliverable (``depends_on``) to register its model.
+    waits_for_upstream: str = "train"
 
     def stages(self) -> dict[str, tuple[str, ...]]:
         """DVC stage name -> the steps it runs, in order."""
@@ -148,7 +150,30 @@ INDEX = Recipe(
     "documents are versioned by DVC and the index is the model",
 )
 
-RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (SUPERVISED, CORPUS, INDEX)}
+AUDIT = Recipe(
+    "audit",
+    _steps(
+        ("champion", (), "prepare", "pipeline.audit:fetch_champion"),
+        ("validate", ("champion",), "prepare", "pipeline.audit:validate_audit_set"),
+        ("train", ("validate",), "train", "pipeline.audit:mitigate"),
+        ("reference", ("validate",), "train", "pipeline.audit:mitigate_reference"),
+        ("evaluate", ("train", "reference"), "evaluate", "pipeline.audit:evaluate_audit"),
+        *_JUDGE,
+    ),
+    {
+        "prepare": (
+            ("upstream.registry_decision", "upstream.training_set"),
+            ("audit_set", "reference_requests", "validation_report"),
+        ),
+        "train": (("audit_set",), _TRAIN_OUTS),
+        "evaluate": (("audit_set", "model", "reference_model"), (*_EVALUATE_OUTS, "report")),
+        "package": (("registry_decision",), ("bento",)),
+    },
+    feature_store="none of its own: it audits its upstream's rows, whose features the upstream's Feast view holds",
+    waits_for_upstream="champion",
+)
+
+RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (SUPERVISED, CORPUS, INDEX, AUDIT)}
 
 
 def recipe_of(deliverable) -> Recipe:
@@ -156,8 +181,3 @@ def recipe_of(deliverable) -> Recipe:
         return RECIPES[deliverable.recipe]
     except KeyError:
         raise KeyError(f"{deliverable.id}: unknown recipe {deliverable.recipe!r}; known: {sorted(RECIPES)}") from None
-
-
-#: A deliverable that depends on another (its declaration's ``depends_on``) starts this step after
-#: the other's model is registered: its data preparation runs in parallel with the upstream's training.
-CROSS_DEPENDENCY = ("register", "train")

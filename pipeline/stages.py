@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.recipes import CROSS_DEPENDENCY, recipe_of
+from pipeline.recipes import recipe_of
 
 
 def stage_address(deliverable_id: str, stage: str) -> str:
@@ -33,9 +33,9 @@ def step_edges(deliverables, qualified: bool = True) -> list[tuple[str, str]]:
     for d in deliverables:
         for step in recipe_of(d).steps:
             edges += [(step_name(d.id, u, qualified), step_name(d.id, step.name, qualified)) for u in step.upstreams]
-        for upstream in d.depends_on:
+        for upstream in d.depends_on:  # after the upstream's model is registered (its data preparation earlier)
             if upstream in selected:
-                edges.append((f"{upstream}.{CROSS_DEPENDENCY[0]}", f"{d.id}.{CROSS_DEPENDENCY[1]}"))
+                edges.append((f"{upstream}.register", f"{d.id}.{recipe_of(d).waits_for_upstream}"))
     return edges
 
 
