@@ -10,6 +10,8 @@ from s2p.paths import Stores
 
 _stores = Stores.from_env()
 for _deliverable in catalog.CATALOG:
+    if _deliverable.recipe != "supervised":  # the other recipes have no per-entity features to serve (run summary)
+        continue
     _entity, _view = feature_objects(_deliverable, _deliverable.id, _stores.run_paths(_deliverable.id).dataset)
     globals()[f"{_deliverable.id}_entity"] = _entity
     globals()[f"{_deliverable.id}_features"] = _view

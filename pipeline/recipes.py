@@ -173,7 +173,27 @@ AUDIT = Recipe(
     waits_for_upstream="champion",
 )
 
-RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (SUPERVISED, CORPUS, INDEX, AUDIT)}
+ENVIRONMENT = Recipe(
+    "environment",
+    _steps(
+        ("rollouts", (), "prepare", "pipeline.environment:record"),
+        ("validate", ("rollouts",), "prepare", "pipeline.environment:validate_rollouts"),
+        ("train", ("validate",), "train", "pipeline.environment:train_policy"),
+        ("reference", ("validate",), "train", "pipeline.environment:train_reference_policy"),
+        ("evaluate", ("train", "reference"), "evaluate", "pipeline.environment:evaluate_policies"),
+        *_JUDGE,
+    ),
+    {
+        "prepare": ((), ("rollouts", "reference_requests", "validation_report")),
+        "train": (("rollouts",), _STORED_OUTS),
+        "evaluate": (("model_dir", "reference_dir"), _EVALUATE_OUTS),
+        "package": (("registry_decision",), ("bento",)),
+    },
+    feature_store="none: a policy reads the observation a request carries; there is no entity to look up "
+    "(the recorded rollouts are versioned by DVC and are the drift monitor's reference)",
+)
+
+RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (SUPERVISED, CORPUS, ENVIRONMENT, INDEX, AUDIT)}
 
 
 def recipe_of(deliverable) -> Recipe:

@@ -13,24 +13,20 @@ from s2p import catalog
 from tests.conftest import served, store_variables
 
 pytestmark = pytest.mark.slow
-SIZE = 150  # rows per deliverable: every class of every bundled dataset is still in both splits
-
-
-def size(deliverable) -> int | None:
-    """Rows to run. Networks classifying images get 600, so that 120 test images can tell them apart;
-    the attention models all 5,000 sequences: on 150 they are half trained and differ by chance."""
-    if deliverable.features[0].dtype == deliverable.target.dtype == "tensor":  # sequence to sequence
-        return None
-    return 600 if deliverable.tensor_columns and deliverable.task == "classification" else SIZE
 
 
 #: Deliverables whose reference is another kind of model, not the same one built by a library.
-ANOTHER_KIND_OF_MODEL = {"autoencoder": "PCA", "gan": "a Gaussian mixture per digit"}
+ANOTHER_KIND_OF_MODEL = {
+    "autoencoder": "PCA",
+    "gan": "a Gaussian mixture per digit",
+    "fairness_audit": "fairlearn's randomized thresholds, on the smoke size's 400 test rows",
+}
 
 
 @pytest.fixture(scope="module")
 def runs():
-    """Each deliverable's flow, once, in stores of their own; {id: summary or the exception}."""
+    """Each deliverable's flow, once, at its smoke size (params.yaml), in stores of their own; {id: summary or
+    the exception}. The catalog's order runs an upstream (income) before its audit."""
     from flows.deliverable import deliverable_flow
 
     base = Path(tempfile.mkdtemp(prefix="s2p-catalog-"))
@@ -40,7 +36,7 @@ def runs():
     try:
         for d in catalog.CATALOG:
             try:
-                results[d.id] = deliverable_flow(d.id, size=size(d))
+                results[d.id] = deliverable_flow(d.id, size="smoke")
             except Exception as error:  # reported by the deliverable's own test
                 results[d.id] = error
         yield results, base
