@@ -8,6 +8,7 @@ computations and stable-baselines3's schedule, and short end-to-end fits (slow o
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
@@ -317,3 +318,42 @@ def test_ours_keeps_up_with_stable_baselines3_at_the_same_budget():
     ours = evaluate_policy("CartPole-v1", DQNAgent(**settings).fit("CartPole-v1").act, seed=0)["mean_return"]
     theirs = evaluate_policy("CartPole-v1", SB3DQN(**settings).fit("CartPole-v1").act, seed=0)["mean_return"]
     assert ours > 100 and theirs > 100 and ours >= 0.5 * theirs, (ours, theirs)
+
+
+def test_an_environment_id_that_does_not_exist_stops_at_validation_naming_it(stores):
+    import dataclasses
+
+    from pipeline.context import make_context
+    from pipeline.environment import record
+    from pipeline.validate import ValidationFailed
+    from s2p import catalog
+    from s2p.config import params_for
+
+    misspelt = dataclasses.replace(catalog.get("dqn"), environment="CartPoel-v1")
+    ctx = make_context(misspelt, params_for(stores.params_file, "dqn", "smoke"), stores)
+    with pytest.raises(ValidationFailed) as stopped:
+        record(ctx)
+    detail = stopped.value.report.failures[0].detail
+    assert "CartPoel-v1" in detail and "CartPole-v1" in detail  # the id, and the registered one it is close to
+    assert not ctx.paths.rollouts.exists()
+
+
+def test_rollouts_outside_the_observation_bounds_are_refused(stores):
+    from pipeline.context import make_context
+    from pipeline.environment import _candidate, record, validate_rollouts
+    from pipeline.validate import ValidationFailed
+    from s2p import catalog
+    from s2p.config import params_for
+
+    ctx = make_context(catalog.get("dqn"), params_for(stores.params_file, "dqn", "smoke"), stores)
+    record(ctx)
+    assert validate_rollouts(ctx).passed
+    good = ctx.paths.rollouts.read_bytes()
+    record(ctx)
+    frame = pd.read_parquet(_candidate(ctx))
+    frame.loc[3, "obs_1"] = 1e9  # a cart velocity no CartPole episode reaches: a unit or sign error upstream
+    frame.to_parquet(_candidate(ctx), index=False)
+    with pytest.raises(ValidationFailed) as stopped:
+        validate_rollouts(ctx)
+    assert [f.column for f in stopped.value.report.failures] == ["obs_1"]
+    assert ctx.paths.rollouts.read_bytes() == good

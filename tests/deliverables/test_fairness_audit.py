@@ -230,3 +230,18 @@ def test_an_upstream_without_required_columns_is_refused_naming_them():
         audit_split(table, FEATURES, "race", "income")
     with pytest.raises(ValueError, match="single group"):
         audit_split(table.assign(sex=1), FEATURES, "sex", "income")
+
+
+def test_an_upstream_without_a_champion_stops_at_validation_naming_it(stores):
+    from pipeline.audit import fetch_champion
+    from pipeline.context import make_context
+    from pipeline.validate import ValidationFailed
+    from s2p import catalog
+    from s2p.config import params_for
+
+    ctx = make_context(catalog.get("fairness_audit"), params_for(stores.params_file, "fairness_audit"), stores)
+    with pytest.raises(ValidationFailed) as stopped:
+        fetch_champion(ctx)
+    assert "income has no champion" in stopped.value.report.failures[0].detail
+    assert "s2p run income" in str(stopped.value)
+    assert not ctx.paths.audit_set.exists()

@@ -312,3 +312,46 @@ def test_unfitted_model_and_bad_training_data_are_refused(corpus):
         GPTLanguageModel(**{**SMOKE, "n_head": 3}).fit(corpus[1])
     with pytest.raises(ValueError, match="max_iters"):
         GPTLanguageModel(**{**SMOKE, "max_iters": 0}).fit(corpus[1])
+
+
+# -- the corpus recipe's validation: a corrupt corpus stops, named, and the last good corpus stays ----------
+CORRUPT_CORPORA = {
+    "binary bytes": (bytes(range(32)) * 400, "control"),
+    "empty": (b"", "expect_table_row_count_to_be_between"),
+    "one repeated line": (b"To be, or not to be, that is the question.\n" * 400, "proportion_of_unique_values"),
+    "wrong encoding": (
+        "Ce n'est pas de l'UTF-8 : \u00e9t\u00e9, \u00e0, \u00e7a.\n".encode("latin-1") * 400,
+        "undecodable",
+    ),
+}
+
+
+def _prepare(ctx):
+    from pipeline.corpus import ingest_corpus, validate_corpus
+
+    ingest_corpus(ctx)
+    return validate_corpus(ctx)
+
+
+@pytest.mark.parametrize("problem", CORRUPT_CORPORA)
+def test_a_corrupt_corpus_stops_at_validation_and_the_last_good_corpus_stays(stores, tmp_path, problem):
+    from pipeline.context import RunContext, UserData
+    from pipeline.validate import ValidationFailed
+    from s2p import catalog
+    from s2p.config import params_for
+
+    corpus_file = tmp_path / "my_corpus.txt"
+    corpus_file.write_text(shakespeare()[:20_000])
+    params = params_for(stores.params_file, "gpt_mini", "smoke")
+    ctx = RunContext(catalog.get("gpt_mini"), params, stores, UserData(corpus_file, ""))
+    assert _prepare(ctx).passed
+    good = ctx.paths.corpus.read_bytes()
+
+    content, expectation = CORRUPT_CORPORA[problem]
+    corpus_file.write_bytes(content)
+    with pytest.raises(ValidationFailed) as stopped:
+        _prepare(ctx)
+    assert any(expectation in (f.expectation + " " + (f.column or "")) for f in stopped.value.report.failures), (
+        stopped.value.report.describe()
+    )
+    assert ctx.paths.corpus.read_bytes() == good and ctx.paths.rejected_corpus.exists()

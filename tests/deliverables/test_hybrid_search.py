@@ -247,3 +247,53 @@ def test_evaluate_every_retriever_on_the_smoke_size(smoke_model, smoke_documents
         assert all(0.0 <= value <= 1.0 for value in figures.values())
     assert ours["bm25"]["ndcg_at_10"] == pytest.approx(reference["bm25s"]["ndcg_at_10"], abs=0.01)
     assert ours["bm25"]["ndcg_at_10"] > 0.3  # the labels are learnable: far above chance (~0.001)
+
+
+# -- the index recipe's validation: bad documents stop, named, and the last good documents stay -----------
+def good_documents(n_documents=None):
+    return data.documents(300)
+
+
+def good_queries(n_documents=None):
+    return data.queries(300)
+
+
+def empty_text(n_documents=None):
+    frame = data.documents(300)
+    frame.loc[5, "text"] = "   "
+    return frame
+
+
+def duplicate_ids(n_documents=None):
+    frame = data.documents(300)
+    frame.loc[7, "doc_id"] = frame.loc[8, "doc_id"]
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("broken", "expectation"),
+    [("empty_text", "expect_column_values_to_not_match_regex"), ("duplicate_ids", "expect_column_values_to_be_unique")],
+)
+def test_bad_documents_stop_at_validation_and_the_last_good_documents_stay(stores, broken, expectation):
+    import dataclasses
+
+    from pipeline.context import make_context
+    from pipeline.index import ingest_documents, validate_documents
+    from pipeline.validate import ValidationFailed
+    from s2p import catalog
+    from s2p.config import params_for
+
+    here = "tests.deliverables.test_hybrid_search"
+    declared = dataclasses.replace(
+        catalog.get("hybrid_search"), source=f"{here}:good_documents", queries=f"{here}:good_queries"
+    )
+    ctx = make_context(declared, params_for(stores.params_file, "hybrid_search", "smoke"), stores)
+    ingest_documents(ctx)
+    assert validate_documents(ctx).passed
+    good = ctx.paths.documents.read_bytes()
+    ctx = dataclasses.replace(ctx, deliverable=dataclasses.replace(declared, source=f"{here}:{broken}"))
+    ingest_documents(ctx)
+    with pytest.raises(ValidationFailed) as stopped:
+        validate_documents(ctx)
+    assert expectation in [f.expectation for f in stopped.value.report.failures], stopped.value.report.describe()
+    assert ctx.paths.documents.read_bytes() == good
