@@ -3,6 +3,9 @@
 Tokens are runs of two or more word characters, lower-cased (the pattern scikit-learn's
 CountVectorizer uses by default, so both see the same words); the vocabulary is sorted and
 keeps words seen in at least ``min_df`` training documents. Rows can be L2-normalized.
+
+Models that read text or numbers (naive Bayes, the linear SVM) choose their form from the data
+they are fitted on: ``form_of`` tells which, and ``TextOrNumbers`` does it for a reference library.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import re
 
 import numpy as np
 from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
@@ -67,3 +71,61 @@ def text_column():
     from sklearn.preprocessing import FunctionTransformer
 
     return FunctionTransformer(np.ravel)
+
+
+def form_of(X) -> str:
+    """What a model that reads text or numbers is given: ``"text"`` (one column of strings, or a 1-D
+    sequence of them) or ``"numbers"`` (numeric columns). Anything else is refused by name."""
+    if sparse.issparse(X):
+        return "numbers"
+    X = np.asarray(X) if isinstance(X, np.ndarray) else np.asarray(X, dtype=object)
+    if X.dtype.kind in "biuf":
+        return "numbers"
+    values = X.ravel().tolist()
+    texts = sum(isinstance(value, str) for value in values)
+    if texts == 0:
+        return "numbers"
+    if texts < len(values):
+        raise ValueError(
+            f"X mixes text and numbers ({texts} of {len(values)} values are text): this model reads "
+            "one text column, or numeric columns only"
+        )
+    if X.ndim == 2 and X.shape[1] != 1:
+        raise ValueError(f"text models take one text column, got {X.shape[1]}")
+    return "text"
+
+
+class TextOrNumbers(ClassifierMixin, BaseEstimator):
+    """Glue for a reference library: fits ``text`` on a text column and ``numbers`` on numeric
+    columns (models.text.form_of), and answers through the one it fitted (``estimator_``)."""
+
+    def __init__(self, text, numbers):
+        self.text = text
+        self.numbers = numbers
+
+    def fit(self, X, y):
+        from sklearn.base import clone
+
+        self.form_ = form_of(X)
+        self.estimator_ = clone(self.text if self.form_ == "text" else self.numbers).fit(X, y)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def _fitted(self):
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "estimator_")
+        return self.estimator_
+
+    def predict(self, X):
+        return self._fitted().predict(X)
+
+    def predict_proba(self, X):
+        return self._fitted().predict_proba(X)
+
+    def decision_function(self, X):
+        return self._fitted().decision_function(X)
+
+    def __getitem__(self, index):
+        """The fitted estimator's steps, when it is a pipeline: ``reference[:-1]`` transforms as it does."""
+        return self._fitted()[index]

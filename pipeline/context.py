@@ -56,28 +56,108 @@ def make_context(
         return RunContext(deliverable, params, stores)
     if target is None:
         raise ValueError("--data needs --target COLUMN (the column to predict)")
-    columns = _header(Path(data))
+    frame = _table(Path(data))
+    columns = [str(name) for name in frame.columns]
     if target not in columns:
         raise ValueError(f"target column {target!r} is not in {data}; its columns are: {', '.join(columns)}")
     if "split" in columns:
         raise ValueError(f"{data}: the column name 'split' is reserved (the train/test split); rename it")
     reserved = {"entity_id", "event_timestamp"}  # kept as keys when given, not used as features
-    features = tuple(Column(name) for name in columns if name != target and name not in reserved)
-    if not features:
+    names = [name for name in columns if name != target and name not in reserved]
+    if not names:
         raise ValueError(f"{data} has no feature columns besides the target {target!r}")
+    features = tuple(infer_column(frame[name], f"from {Path(data).name}") for name in names)
+    check_features(deliverable, features, frame, Path(data))
     user_deliverable = dataclasses.replace(
         deliverable,
         source=f"file:{Path(data).resolve()}",
         features=features,
-        target=Column(target, deliverable.target.dtype),  # classes stay integers
+        target=target_column(deliverable, frame[target], Path(data)),
     )
     return RunContext(user_deliverable, params, stores, UserData(Path(data).resolve(), target))
 
 
-def _header(path: Path) -> list[str]:
+def _table(path: Path):
     from s2p.sources import read_table
 
-    return [str(name) for name in read_table(path).columns]
+    return read_table(path)
+
+
+def _numbers(values):
+    """The values as numbers, NaN where one is not a number (a word, an array)."""
+    import numbers
+
+    import pandas as pd
+
+    scalars = values.map(lambda value: value if isinstance(value, str | numbers.Number) else None)
+    return pd.to_numeric(scalars, errors="coerce")
+
+
+def infer_column(values, description: str) -> Column:
+    """A user's column as the catalog would declare it: text when most of its values are not
+    numbers, else integer or float. Values are not coerced: a number column with a few words in it
+    stays a number column, and validation counts the words."""
+    name, kind = str(values.name), values.dtype.kind
+    if kind in "iu":
+        return Column(name, "int", description=f"integer {description}")
+    if kind in "fb" or values.isna().all():  # booleans stay what they are: validation refuses them by type
+        return Column(name, "float", description=f"number {description}")
+    present = values.dropna()
+    numeric = _numbers(present).notna().mean()
+    if numeric > 0.5:
+        return Column(name, "float", description=f"number {description} ({numeric:.0%} of its values parse)")
+    return Column(name, "text", 1, None, f"text {description}")
+
+
+def check_features(deliverable: Deliverable, features: tuple[Column, ...], frame, path: Path) -> None:
+    """Refuse feature columns the deliverable's models cannot read, naming them: text for a model
+    of numbers, and for a model of text (which also reads numeric columns only, as naive Bayes and
+    the linear SVM do) a mix of text and numbers or another count of text columns than it takes."""
+    from s2p.sources import DataError
+
+    text = [column.name for column in features if column.dtype == "text"]
+    numbers = [column.name for column in features if column.dtype != "text"]
+    takes = sum(column.dtype == "text" for column in deliverable.features)
+    if not text:
+        return
+    example = frame[text[0]].dropna().astype(str).iloc[0][:40]
+    if takes == 0:
+        raise DataError(
+            f"{path.name}: {deliverable.id} reads numbers, but column(s) {', '.join(text)} hold text "
+            f"(e.g. {example!r}); drop them or encode them as numbers"
+        )
+    if len(text) != takes or numbers:
+        raise DataError(
+            f"{path.name}: {deliverable.id} reads {takes} text column(s) alone, or numeric columns only; "
+            f"this file has text column(s) {', '.join(text)} and numeric column(s) {', '.join(numbers) or 'none'}"
+        )
+
+
+def target_column(deliverable: Deliverable, values, path: Path) -> Column:
+    """The target of a user's file: a number to predict (regression), or a class coded as an integer
+    (every other task: classification, and the labels clustering is scored against)."""
+    from s2p.sources import DataError
+
+    name = str(values.name)
+    if deliverable.target.dtype == "tensor":
+        return dataclasses.replace(deliverable.target, name=name)
+    if deliverable.task == "regression":
+        return Column(name, "float", description=f"the value to predict, from {path.name}")
+    present = values.dropna()
+    numbers = _numbers(present)
+    if values.dtype.kind == "b" or numbers.isna().any():
+        odd = sorted({str(value) for value in present[numbers.isna()]})[:3] if numbers.isna().any() else ["booleans"]
+        raise DataError(
+            f"{path.name}: target {name!r} holds values that are not integers (e.g. {', '.join(odd)}); "
+            f"{deliverable.id} predicts classes coded as integers (0, 1, ...): recode the column"
+        )
+    fractional = numbers[(numbers % 1).fillna(0) != 0]
+    if len(fractional):
+        raise DataError(
+            f"{path.name}: target {name!r} holds {len(fractional)} non-integer value(s) (e.g. {fractional.iloc[0]}); "
+            f"{deliverable.id} predicts classes coded as integers: is this a regression target?"
+        )
+    return Column(name, "int", description=f"the class to predict (an integer), from {path.name}")
 
 
 def load_context(

@@ -84,51 +84,116 @@ def residuals(data: PlotData):
     return figure, None
 
 
+def class_scores(model, X: np.ndarray) -> np.ndarray:
+    """(n, k) scores per class of ``model.classes_``: probabilities where the model gives them, else
+    its decision values (a binary decision function scores the second class against the first)."""
+    if hasattr(model, "predict_proba"):
+        return np.asarray(model.predict_proba(X))
+    scores = np.asarray(model.decision_function(X))
+    return np.column_stack([-scores, scores]) if scores.ndim == 1 else scores
+
+
+def one_vs_rest(data: PlotData, label: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(class, whether each test row is of it, the model's score for it): the positive class alone
+    for two classes, every class against the rest for more. A class absent from the test split has
+    no curve (nothing to rank)."""
+    model = data.models[label]
+    classes = np.asarray(model.classes_)
+    scores = class_scores(model, data.X_test)
+    shown = classes[1:] if len(classes) == 2 else classes
+    pairs = []
+    for value in shown:
+        truth = np.asarray(data.y_test) == value
+        if truth.any() and not truth.all():
+            pairs.append((str(value), truth, scores[:, int(np.flatnonzero(classes == value)[0])]))
+    return pairs
+
+
+def _per_class(data: PlotData, title: str):
+    """One panel for two classes (the models side by side), one panel per model for more."""
+    binary = all(len(model.classes_) == 2 for model in data.models.values())
+    figure, axes = subplots(1 if binary else len(data.models))
+    panels = {label: axes[0][0 if binary else i] for i, label in enumerate(data.models)}
+    for label, axis in panels.items():
+        axis.set_title(title if binary else f"{label}: {title}, one-vs-rest")
+    return binary, figure, panels
+
+
 def roc(data: PlotData):
+    """ROC on the test split: of the positive class for two classes, one-vs-rest for more."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    figure, ((axis,),) = subplots()
-    for label, model in data.models.items():
-        scores = model.predict_proba(data.X_test)[:, 1]
-        fpr, tpr, _ = roc_curve(data.y_test, scores)
-        axis.plot(fpr, tpr, label=f"{label} (AUC {roc_auc_score(data.y_test, scores):.4f})")
-    axis.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
-    axis.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test)")
-    axis.legend()
+    binary, figure, panels = _per_class(data, "ROC (test)")
+    for label, axis in panels.items():
+        for value, truth, scores in one_vs_rest(data, label):
+            fpr, tpr, _ = roc_curve(truth, scores)
+            name = label if binary else f"class {value}"
+            axis.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(truth, scores):.4f})")
+        axis.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+        axis.set(xlabel="false positive rate", ylabel="true positive rate")
+        axis.legend(fontsize=7)
     return figure, None
 
 
 def calibration(data: PlotData):
+    """Observed frequency against predicted probability on the test split: of the positive class for
+    two classes, of each class against the rest for more."""
     from sklearn.calibration import calibration_curve
 
-    figure, ((axis,),) = subplots()
-    for label, model in data.models.items():
-        observed, predicted = calibration_curve(data.y_test, model.predict_proba(data.X_test)[:, 1], n_bins=8)
-        axis.plot(predicted, observed, marker="o", label=label)
-    axis.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
-    axis.set(xlabel="predicted probability", ylabel="observed frequency", title="Calibration (test)")
-    axis.legend()
+    binary, figure, panels = _per_class(data, "Calibration (test)")
+    for label, axis in panels.items():
+        for value, truth, probability in one_vs_rest(data, label):
+            observed, predicted = calibration_curve(truth, probability, n_bins=8)
+            axis.plot(predicted, observed, marker="o", label=label if binary else f"class {value}")
+        axis.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+        axis.set(xlabel="predicted probability", ylabel="observed frequency")
+        axis.legend(fontsize=7)
     return figure, None
 
 
+def class_colours(count: int):
+    """A colour map of ``count`` distinct colours, one per class (blue and red for two)."""
+    import matplotlib
+    from matplotlib.colors import ListedColormap
+
+    if count == 2:
+        return matplotlib.colormaps["coolwarm"]
+    palette = matplotlib.colormaps["tab10" if count <= 10 else "tab20"]
+    return ListedColormap([palette(i % palette.N) for i in range(count)])
+
+
 def decision_boundary(data: PlotData):
-    """Both models refitted on the two most discriminative features, their regions drawn."""
+    """Both models refitted on the two most discriminative features (the one feature there is, on
+    a file of one), their regions drawn with the test points, every class in its own colour."""
     from sklearn.base import clone
     from sklearn.feature_selection import f_classif
 
-    pair = np.argsort(f_classif(data.X_train, data.y_train)[0])[-2:][::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):  # a constant feature has no F score
+        scores = np.nan_to_num(f_classif(data.X_train, data.y_train)[0], nan=-1.0)
+    pair = np.argsort(scores, kind="stable")[-2:][::-1]
     names = [data.deliverable.feature_names[i] for i in pair]
     X, X_test = data.X_train[:, pair], data.X_test[:, pair]
     low, high = X.min(axis=0), X.max(axis=0)
-    pad = (high - low) * 0.05
-    grid_x, grid_y = np.meshgrid(*(np.linspace(lo - p, hi + p, 150) for lo, hi, p in zip(low, high, pad, strict=True)))
-    grid = np.column_stack([grid_x.ravel(), grid_y.ravel()])
+    pad = np.where(high > low, (high - low) * 0.05, 1.0)
+    axes_values = [np.linspace(lo - p, hi + p, 150) for lo, hi, p in zip(low, high, pad, strict=True)]
+    if len(pair) == 1:  # one feature: regions along it, test points spread vertically to be seen
+        axes_values.append(np.linspace(0.0, 1.0, 2))
+    grid_x, grid_y = np.meshgrid(*axes_values)
+    grid = grid_x.ravel()[:, None] if len(pair) == 1 else np.column_stack([grid_x.ravel(), grid_y.ravel()])
+    points_y = X_test[:, 1] if len(pair) == 2 else np.random.default_rng(data.seed).uniform(0.1, 0.9, len(X_test))
+    classes = np.unique(np.concatenate([data.y_train, data.y_test]))
+    levels = np.arange(len(classes) + 1) - 0.5  # one colour band per class
+    cmap = class_colours(len(classes))
     figure, axes = subplots(len(data.models))
     for axis, (label, model) in zip(axes[0], data.models.items(), strict=True):
         fitted = clone(model).fit(X, data.y_train)
-        axis.contourf(grid_x, grid_y, fitted.predict(grid).reshape(grid_x.shape), alpha=0.3, cmap="coolwarm")
-        axis.scatter(X_test[:, 0], X_test[:, 1], c=data.y_test, s=12, cmap="coolwarm", edgecolors="k", linewidths=0.3)
-        axis.set(xlabel=names[0], ylabel=names[1], title=f"{label}: decision regions (test points)")
+        regions = np.searchsorted(classes, fitted.predict(grid)).reshape(grid_x.shape)
+        axis.contourf(grid_x, grid_y, regions, levels=levels, alpha=0.3, cmap=cmap)
+        colours = np.searchsorted(classes, data.y_test)
+        axis.scatter(X_test[:, 0], points_y, c=colours, s=12, cmap=cmap, vmin=levels[0], vmax=levels[-1],
+                     edgecolors="k", linewidths=0.3)  # fmt: skip
+        ylabel = names[1] if len(pair) == 2 else "(spread)"
+        axis.set(xlabel=names[0], ylabel=ylabel, title=f"{label}: decision regions (test points)")
     return figure, None
 
 

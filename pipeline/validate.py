@@ -18,7 +18,16 @@ from s2p.catalog import Deliverable
 from s2p.files import write_json
 
 NUMERIC_TYPES = ["float64", "float32", "int64", "int32", "int16", "int8", "uint64", "uint32", "uint16", "uint8"]
-FLOAT_LIMIT = 1.7976931348623157e308  # the largest finite float64: a range check that rejects inf
+#: The largest magnitude a number without declared bounds may have (a user's file, an open-ended
+#: measurement): the models square and sum their inputs (variances, Gram matrices, squared errors),
+#: and (1e150)^2 = 1e300 leaves a factor of 1e8 below float64's largest value (1.8e308) for those
+#: sums; a value of 1e308 would overflow to inf in the first square. The check also rejects inf.
+MAGNITUDE = 1e150
+MAGNITUDE_WHY = (
+    "no bound declared, so |x| <= 1e150: the models square and sum their inputs; larger values overflow float64"
+)
+#: Targets a model learns from: a constant one leaves nothing to learn (and breaks the metrics).
+LEARNED_TARGETS = ("regression", "classification")
 
 
 @dataclass(frozen=True)
@@ -101,9 +110,19 @@ def build_suite(deliverable: Deliverable, min_rows: int):
             )
             continue
         suite.add_expectation(E.ExpectColumnValuesToBeInTypeList(column=column.name, type_list=NUMERIC_TYPES))
-        low = -FLOAT_LIMIT if column.min is None else column.min
-        high = FLOAT_LIMIT if column.max is None else column.max
-        suite.add_expectation(E.ExpectColumnValuesToBeBetween(column=column.name, min_value=low, max_value=high))
+        low = -MAGNITUDE if column.min is None else column.min
+        high = MAGNITUDE if column.max is None else column.max
+        why = {"why": MAGNITUDE_WHY} if column.min is None or column.max is None else None
+        suite.add_expectation(
+            E.ExpectColumnValuesToBeBetween(column=column.name, min_value=low, max_value=high, meta=why)
+        )
+    target = deliverable.target
+    if deliverable.task in LEARNED_TARGETS and target.dtype != "tensor":
+        suite.add_expectation(
+            E.ExpectColumnUniqueValueCountToBeBetween(
+                column=target.name, min_value=2, meta={"why": f"the target {target.name} is constant: nothing to learn"}
+            )
+        )
     return suite
 
 
@@ -174,11 +193,13 @@ def _failure(result) -> Failure:
         partial = outcome.get("partial_unexpected_list") or []
         detail = f"e.g. {partial[:3]!r}" if partial else "failed"
     expected = {k: v for k, v in kwargs.items() if k not in ("column", "batch_id") and v is not None}
+    why = (config.meta or {}).get("why")
+    detail = f"{detail}; expected {expected}" if expected else detail
     return Failure(
         expectation=config.type,
         column=kwargs.get("column"),
         unexpected_count=outcome.get("unexpected_count"),
-        detail=f"{detail}; expected {expected}" if expected else detail,
+        detail=f"{why}: {detail}" if why else detail,
     )
 
 

@@ -67,15 +67,22 @@ def cmd_run(args) -> int:
     if not args.deliverable:
         raise ValueError("name a deliverable, `all`, or --phase P")
     from pipeline.context import load_context
+    from s2p.errors import expected_stop, quiet_expected_stops, stop_report
 
     named = args.size if isinstance(args.size, str) else None
-    load_context(args.deliverable, data=args.data, target=args.target, size=named)  # fail fast on bad arguments
-    from flows.deliverable import deliverable_flow
+    try:
+        load_context(args.deliverable, data=args.data, target=args.target, size=named)  # fail fast on bad arguments
+        from flows.deliverable import deliverable_flow
 
-    with contextlib.redirect_stdout(sys.stderr):  # libraries print; stdout carries only the result
-        summary = deliverable_flow(
-            args.deliverable, data=args.data, target=args.target, size=args.size, force=args.force
-        )
+        quiet_expected_stops()
+        with contextlib.redirect_stdout(sys.stderr):  # libraries print; stdout carries only the result
+            summary = deliverable_flow(
+                args.deliverable, data=args.data, target=args.target, size=args.size, force=args.force
+            )
+    except Exception as error:  # an expected stop answers --json with passed: false; main() says it
+        if args.json and expected_stop(error):
+            print(json.dumps({"deliverable": args.deliverable, **stop_report(error)}, indent=2, default=str))
+        raise
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
@@ -87,7 +94,9 @@ def _run_many(args) -> int:
     if args.data or args.target or args.size:
         raise ValueError("--data, --target and --size apply to one deliverable, not to `all` or --phase")
     from flows.deliverable import syllabus_flow
+    from s2p.errors import quiet_expected_stops
 
+    quiet_expected_stops()
     with contextlib.redirect_stdout(sys.stderr):
         summaries = syllabus_flow(selection=args.phase or "all", force=args.force)
     if args.json:
@@ -184,17 +193,39 @@ def cmd_monitor(args) -> int:
     from pipeline.monitor import run_monitor
 
     overrides = {"monitor": {"window": args.window}} if args.window else None
-    result = run_monitor(load_context(args.deliverable, data=args.data, target=args.target, overrides=overrides))
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+    ctx = load_context(args.deliverable, data=args.data, target=args.target, overrides=overrides)
+    if args.retrain:  # the monitor flow: on drift or degraded quality it retrains, gated, and repackages
+        if args.data:
+            raise ValueError("--retrain retrains a deliverable on its own data; for your file, rerun `s2p run --data`")
+        from flows.lifecycle import monitor_flow
+        from s2p.errors import quiet_expected_stops
+
+        quiet_expected_stops()
+        with contextlib.redirect_stdout(sys.stderr):
+            result = monitor_flow(args.deliverable, retrain=True, window=args.window)
     else:
-        verdict = "drift detected" if result.drift_detected else "no drift"
-        print(
-            f"{result.deliverable}: {verdict}: {result.drifted_share:.0%} of {result.columns} columns drifted "
-            f"({', '.join(result.drifted_columns) or 'none'}) over {result.current_rows} requests "
-            f"(threshold {result.threshold:.0%})\nreport: {result.html}"
-        )
+        result = run_monitor(ctx).to_dict()
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+        return 0
+    verdict = "drift detected" if result["drift_detected"] else "no drift"
+    print(
+        f"{result['deliverable']}: {verdict}: {result['drifted_share']:.0%} of {result['columns']} columns drifted "
+        f"({', '.join(result['drifted_columns']) or 'none'}) over {result['current_rows']} requests "
+        f"(threshold {result['threshold']:.0%})\nreport: {result['html']}"
+    )
+    if args.retrain:
+        print(_brief_retraining(result))
     return 0
+
+
+def _brief_retraining(result: dict) -> str:
+    retraining = result.get("retraining")
+    if retraining is None:
+        return "no retraining: neither the features drifted nor the quality on labeled traffic degraded"
+    if retraining["via"] == "deployment":
+        return f"retraining started through the deliverable's deployment: flow run {retraining['flow_run_id']}"
+    return _brief_retrain(retraining["result"])
 
 
 def cmd_dag(args) -> int:
@@ -237,7 +268,9 @@ def cmd_impact(args) -> int:
 def cmd_retrain(args) -> int:
     configure_environment()
     from flows.lifecycle import retrain_flow
+    from s2p.errors import quiet_expected_stops
 
+    quiet_expected_stops()
     with contextlib.redirect_stdout(sys.stderr):
         summary = retrain_flow(args.deliverable, reason=args.reason)
     print(json.dumps(summary, indent=2, default=str) if args.json else _brief_retrain(summary))
@@ -325,7 +358,8 @@ def cmd_parity(args) -> int:
     stores = configure_environment()
     from pipeline.parity import run_parity
 
-    table = run_parity(stores, args.deliverable or None, args.repeats, Path(args.output) if args.output else None)
+    output = Path(args.output) if args.output else None
+    table = run_parity(stores, args.deliverable or None, args.repeats, output, timing=args.timing)
     if args.json:
         print(json.dumps(table, indent=2))
         return 0
@@ -437,7 +471,10 @@ def parser() -> argparse.ArgumentParser:
 
     parity = commands.add_parser("parity", help="write PARITY.md: every model against its reference library")
     parity.add_argument("deliverable", nargs="*", help="only these (default: every deliverable that has run)")
-    parity.add_argument("--repeats", type=int, default=3, help="fits timed per model; the best counts")
+    parity.add_argument(
+        "--timing", action="store_true", help="refit the models to time them (default: the training reports)"
+    )
+    parity.add_argument("--repeats", type=int, default=3, help="with --timing: fits timed per model; the best counts")
     parity.add_argument("--output", help="where to write the Markdown table (default: PARITY.md at the root)")
     parity.add_argument("--json", action="store_true")
     parity.set_defaults(func=cmd_parity)

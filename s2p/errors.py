@@ -1,6 +1,18 @@
-"""Which exceptions are the user's to fix, and how to say so in one message."""
+"""Which exceptions are the user's to fix, and how to say so in one message.
+
+An *expected stop* is one the data or the arguments caused, not a bug: validation failed, a file
+was refused, a setting is wrong. The console says it in one message, without the tracebacks
+Prefect's task and flow engines print for any exception (those stay in the run's log, which the
+Prefect API keeps); ``s2p run --json`` answers it with a JSON object (``stop_report``).
+"""
 
 from __future__ import annotations
+
+import logging
+
+#: Prefect's engines log these records for a run that failed: the exception (with its traceback)
+#: and the final state, which repeats the exception's message.
+_ENGINE_FAILED = "Finished in state Failed("
 
 
 def explain(error: BaseException) -> str | None:
@@ -19,3 +31,59 @@ def explain(error: BaseException) -> str | None:
     if type(error).__name__ in ("ValidationFailed", "StepsFailed") or isinstance(error, ValueError):
         return str(error)
     return None
+
+
+def expected_stop(error: BaseException) -> bool:
+    """Whether ``error`` (or the failed step behind a flow's error) is an expected stop: validation
+    failed, a data file was refused, a setting or an id is wrong."""
+    from s2p.catalog import UnknownDeliverable
+    from s2p.config import ConfigError
+    from s2p.sources import DataError
+
+    cause = getattr(error, "first_error", None)
+    if cause is not None:
+        return expected_stop(cause)
+    return type(error).__name__ == "ValidationFailed" or isinstance(error, DataError | ConfigError | UnknownDeliverable)
+
+
+def stop_report(error: BaseException) -> dict:
+    """What `s2p run --json` prints for an expected stop: passed false, the failures, the report."""
+    cause = getattr(error, "first_error", None) or error
+    report = getattr(cause, "report", None)
+    message = explain(error) or str(error)
+    if report is not None:
+        failures = [failure.__dict__ | {"line": failure.line()} for failure in report.failures]
+    else:  # a file refused before validation: the one problem, named
+        failures = [{"expectation": None, "column": None, "unexpected_count": None, "detail": message, "line": message}]
+    return {"passed": False, "error": message, "failures": failures, "report": getattr(cause, "report_path", None)}
+
+
+class _ExpectedStopFilter(logging.Filter):
+    """Keeps expected stops off the console: the engines' exception records (with tracebacks) and
+    the final-state records that repeat their message. Other failures pass untouched."""
+
+    def __init__(self) -> None:
+        super().__init__("s2p-expected-stops")
+        self.messages: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and expected_stop(error):
+            cause = getattr(error, "first_error", None) or error
+            self.messages.add(str(cause).splitlines()[0] if str(cause) else type(cause).__name__)
+            return False
+        if error is None and record.getMessage().startswith(_ENGINE_FAILED):
+            return not any(message in record.getMessage() for message in self.messages)
+        return True
+
+
+def quiet_expected_stops() -> None:
+    """Filter expected stops out of the console handlers Prefect installed (idempotent); the
+    handlers that send the run's log to the Prefect API are left as they are."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler) and not any(
+            isinstance(existing, _ExpectedStopFilter) for existing in handler.filters
+        ):
+            handler.addFilter(_ExpectedStopFilter())

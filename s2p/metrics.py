@@ -36,28 +36,46 @@ def _f1_macro(y_true, y_pred, X=None, model=None) -> float:
     return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
+def _positive(y_true, y_pred) -> dict:
+    """How precision, recall and F1 read a label set: of the positive class when there are two
+    classes (1 of 0/1, else the larger label), the unweighted mean over classes when there are more."""
+    labels = np.unique(np.concatenate([np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()]))
+    if len(labels) > 2:
+        return {"average": "macro"}
+    return {"pos_label": 1 if set(labels.tolist()) <= {0, 1} else labels[-1]}
+
+
 def _precision(y_true, y_pred, X=None, model=None) -> float:
     from sklearn.metrics import precision_score
 
-    return float(precision_score(y_true, y_pred, zero_division=0))
+    return float(precision_score(y_true, y_pred, zero_division=0, **_positive(y_true, y_pred)))
 
 
 def _recall(y_true, y_pred, X=None, model=None) -> float:
     from sklearn.metrics import recall_score
 
-    return float(recall_score(y_true, y_pred, zero_division=0))
+    return float(recall_score(y_true, y_pred, zero_division=0, **_positive(y_true, y_pred)))
 
 
 def _f1(y_true, y_pred, X=None, model=None) -> float:
     from sklearn.metrics import f1_score
 
-    return float(f1_score(y_true, y_pred, zero_division=0))
+    return float(f1_score(y_true, y_pred, zero_division=0, **_positive(y_true, y_pred)))
 
 
 def _log_loss(y_true, y_pred, X=None, model=None) -> float:
+    """Over the model's classes, any number of them; a class the model never saw in training has
+    probability 0 (clipped, as scikit-learn clips, to a large but finite loss)."""
     from sklearn.metrics import log_loss
 
-    return float(log_loss(y_true, model.predict_proba(X), labels=model.classes_))
+    classes, proba = np.asarray(model.classes_), np.asarray(model.predict_proba(X))
+    unseen = np.setdiff1d(np.unique(y_true), classes)
+    if unseen.size:  # log_loss reads the columns in sorted label order
+        classes = np.concatenate([classes, unseen])
+        proba = np.hstack([proba, np.zeros((len(proba), unseen.size))])
+        order = np.argsort(classes, kind="stable")
+        classes, proba = classes[order], proba[:, order]
+    return float(log_loss(y_true, proba, labels=classes))
 
 
 def _ari(y_true, y_pred, X=None, model=None) -> float:
@@ -164,7 +182,7 @@ METRICS: dict[str, tuple[Callable, bool]] = {
     "accuracy": (_accuracy, True),
     "f1_macro": (_f1_macro, True),
     "log_loss": (_log_loss, False),
-    "precision": (_precision, True),  # of the positive class (1)
+    "precision": (_precision, True),  # of the positive class (1), macro over more than two classes
     "recall": (_recall, True),
     "f1": (_f1, True),
     "ari": (_ari, True),

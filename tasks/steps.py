@@ -39,8 +39,15 @@ def _validate(ctx: RunContext, run):
     logger = get_run_logger()
     try:
         report = run(ctx)
-    except validate_step.ValidationFailed as failure:
-        logger.error("%s", failure)
+    except validate_step.ValidationFailed as failure:  # an expected stop: one line here, the details in the table
+        columns = sorted({f.column for f in failure.report.failures if f.column})
+        logger.error(
+            "validate: %d of %d expectations failed (%s); report %s",
+            len(failure.report.failures),
+            failure.report.expectations,
+            ", ".join(columns) or "the table",
+            failure.report_path,
+        )
         rows = [
             {
                 "expectation": f.expectation,

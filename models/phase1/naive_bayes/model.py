@@ -3,7 +3,9 @@
     GaussianNB     per class, each feature normal with its own mean and variance; variances get
                    ``var_smoothing`` times the largest feature variance added (scikit-learn's rule)
     MultinomialNB  per class, word probabilities from counts with additive (Laplace) smoothing
-    TextNaiveBayes MultinomialNB on our own tokenization and counts (models.text), raw text in
+    TextNaiveBayes the deliverable's model: it chooses its form from the data it is fitted on
+                   (models.text.form_of): one text column -> MultinomialNB on our own
+                   tokenization and counts (models.text); numeric columns -> GaussianNB
 
 Predictions compare joint log-likelihoods; probabilities normalize them with log-sum-exp.
 """
@@ -15,7 +17,7 @@ from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from models.base import require_fitted, validate_labels, validate_xy
-from models.text import Counts, documents
+from models.text import Counts, documents, form_of
 
 
 class _NaiveBayes(ClassifierMixin, BaseEstimator):
@@ -91,28 +93,56 @@ class MultinomialNB(_NaiveBayes):
 
 
 class TextNaiveBayes(_NaiveBayes):
-    """Multinomial naive Bayes on raw text: our tokenizer and counts, then MultinomialNB."""
+    """Naive Bayes on what it is given: raw text (our tokenizer and counts, then MultinomialNB with
+    ``alpha`` and ``min_df``) or numeric columns (GaussianNB with ``var_smoothing``). Fitted
+    attributes: ``form_`` ("text" or "numbers"), ``nb_`` (the fitted naive Bayes), ``classes_``,
+    and ``counts_`` (the vocabulary) for text."""
 
-    def __init__(self, alpha: float = 1.0, min_df: int = 1, random_state: int | None = None):
+    def __init__(self, alpha: float = 1.0, min_df: int = 1, var_smoothing: float = 1e-9,
+                 random_state: int | None = None):  # fmt: skip
         self.alpha = alpha
         self.min_df = min_df
+        self.var_smoothing = var_smoothing
         self.random_state = random_state
 
     def fit(self, X, y):
-        texts = documents(X)
-        self.counts_ = Counts(texts, self.min_df)
-        self.nb_ = MultinomialNB(alpha=self.alpha).fit(self.counts_.transform(texts), y)
+        self.form_ = form_of(X)
+        if self.form_ == "numbers":
+            self.nb_ = GaussianNB(var_smoothing=self.var_smoothing).fit(X, y)
+        else:
+            texts = documents(X)
+            self.counts_ = Counts(texts, self.min_df)
+            self.nb_ = MultinomialNB(alpha=self.alpha).fit(self.counts_.transform(texts), y)
         self.classes_ = self.nb_.classes_
         return self
 
+    def __setstate__(self, state: dict) -> None:
+        if "counts_" in state:  # pickled before numeric columns were read: it was fitted on text
+            state.setdefault("form_", "text")
+        super().__setstate__(state)
+
     def _joint_log_likelihood(self, X) -> np.ndarray:
         require_fitted(self, "nb_")
+        if self.form_ == "numbers":
+            return self.nb_._joint_log_likelihood(X)
         return self.nb_._joint_log_likelihood(self.counts_.transform(documents(X)))
 
     def top_words(self, n: int = 15) -> dict:
         """The words whose log-probability differs most between the last class and the first."""
+        require_fitted(self, "nb_")
+        if self.form_ != "text":
+            raise ValueError("top_words needs a model fitted on text; this one was fitted on numbers")
         log_ratio = self.nb_.feature_log_prob_[-1] - self.nb_.feature_log_prob_[0]
         words = np.array(sorted(self.counts_.vocabulary, key=self.counts_.vocabulary.get))
         order = np.argsort(log_ratio)
         return {"first": list(zip(words[order[:n]], log_ratio[order[:n]], strict=True)),
                 "last": list(zip(words[order[-n:]], log_ratio[order[-n:]], strict=True))}  # fmt: skip
+
+    def mean_gaps(self) -> np.ndarray:
+        """Per feature, how far apart the last class's mean is from the first's, in pooled standard
+        deviations (a model fitted on numbers): what tells the two classes apart."""
+        require_fitted(self, "nb_")
+        if self.form_ != "numbers":
+            raise ValueError("mean_gaps needs a model fitted on numbers; this one was fitted on text")
+        theta, var = self.nb_.theta_, self.nb_.var_
+        return (theta[-1] - theta[0]) / np.sqrt((var[-1] + var[0]) / 2)
