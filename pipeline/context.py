@@ -54,6 +54,19 @@ def make_context(
         if target is not None:
             raise ValueError("--target only makes sense with --data")
         return RunContext(deliverable, params, stores)
+    from pipeline.recipes import recipe_of
+
+    recipe = recipe_of(deliverable)
+    if recipe.user_file is None:
+        raise ValueError(f"{deliverable.id} ({recipe.name} recipe) runs on its declared data; --data takes a table "
+                         "(supervised deliverables) or a text file (corpus deliverables)")  # fmt: skip
+    if recipe.user_file == "text":
+        if target is not None:
+            raise ValueError(f"{deliverable.id} learns a text corpus: give --data FILE alone, it has no --target")
+        path = Path(data).resolve()
+        if not path.is_file():
+            raise ValueError(f"--data {data}: no such file")
+        return RunContext(dataclasses.replace(deliverable, source=f"file:{path}"), params, stores, UserData(path, ""))
     if target is None:
         raise ValueError("--data needs --target COLUMN (the column to predict)")
     frame = _table(Path(data))

@@ -52,6 +52,11 @@ class Recipe:
     served_modules: tuple[str, ...] = ()
     #: The step that waits for an upstream deliverable (``depends_on``) to register its model.
     waits_for_upstream: str = "train"
+    #: What `s2p run D --data FILE` takes: a table with --target, a text file, or nothing (None).
+    user_file: str | None = None
+    #: Whether retraining adds the labeled served traffic to the data (rows with a target); the other
+    #: recipes retrain on their source again (their feedback is logged for review, not trained on).
+    learns_from_feedback: bool = False
 
     def stages(self) -> dict[str, tuple[str, ...]]:
         """DVC stage name -> the steps it runs, in order."""
@@ -104,6 +109,8 @@ SUPERVISED = Recipe(
         "package": (("registry_decision",), ("bento",)),
     },
     scores_on_held_out_rows=True,
+    user_file="table",
+    learns_from_feedback=True,
     feature_store="each row's features, materialized to the online store (Feast) and read back for training",
 )
 
@@ -128,6 +135,7 @@ CORPUS = Recipe(
     feature_store="none: a language model reads windows of one token stream; there is no entity whose "
     "features a request could look up online (the prompt is the whole input)",
     served_modules=("models.generation",),
+    user_file="text",
 )
 
 INDEX = Recipe(

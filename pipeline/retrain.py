@@ -10,7 +10,12 @@ from serving.inference_log import InferenceLog
 
 
 def export_labeled_window(ctx: RunContext, window: int) -> tuple[Path | None, int]:
-    """The newest ``window`` served requests that have labels, as rows of features and target."""
+    """The newest ``window`` served requests that have labels, as rows of features and target (none for
+    a recipe that does not learn from labeled traffic)."""
+    from pipeline.recipes import recipe_of
+
+    if not recipe_of(ctx.deliverable).learns_from_feedback:
+        return None, 0
     log = InferenceLog(ctx.stores.inference_db)
     try:
         recent = log.recent(ctx.run_key, window)
