@@ -96,9 +96,10 @@ def validate_rollouts(ctx: RunContext) -> ValidationReport:
     frame = pd.read_parquet(_candidate(ctx))
     report = check_frame(frame, ctx.deliverable.id, rollout_expectations(low, high, actions))
     accept_candidate(ctx, report, _candidate(ctx), ctx.paths.rollouts, ctx.paths.data / "rejected_rollouts.parquet")
-    observations = frame[[c for c in frame.columns if c.startswith("obs_")]]
+    observations = frame[[c for c in frame.columns if c.startswith("obs_")]].to_numpy()
+    requests = pd.DataFrame({"observation": list(observations)})  # as the action kind logs a request
     with atomic_path(ctx.paths.reference_requests) as temporary:  # what served observations are compared with
-        observations.to_parquet(temporary, index=False)
+        requests.to_parquet(temporary, index=False)
     return report
 
 
