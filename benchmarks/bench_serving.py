@@ -53,7 +53,7 @@ BARE_APP = textwrap.dedent(
     sys.path.insert(0, str(build))
     os.environ["S2P_SERVICE_SPEC"] = str(build / "serving" / "s2p_service.json")
     from serving.inference_log import InferenceLog
-    from serving.service import Features, MAX_ROWS, SPEC, answer, model_input  # the service's schema and code
+    from serving.service import KIND, MAX_ROWS, SPEC  # the service's answer kind: its schema and code
 
     model = pickle.loads(Path(os.environ["S2P_MODEL"]).read_bytes())
     log = InferenceLog(Path(os.environ["S2P_INFERENCE_DB"]))
@@ -61,14 +61,14 @@ BARE_APP = textwrap.dedent(
 
 
     class Body(BaseModel):
-        rows: Annotated[list[Features], Field(min_length=1, max_length=MAX_ROWS)]
+        rows: Annotated[list[KIND.Features], Field(min_length=1, max_length=MAX_ROWS)]
 
 
     @app.post("/predict")
     def predict(body: Body):
         started = time.perf_counter()
         records = [row.model_dump() for row in body.rows]
-        values = answer(model, model_input(records), "bare")
+        values = KIND.answers(model, KIND.model_input(records))
         ids = log.append(SPEC["run_key"], "bare", records, values, (time.perf_counter() - started) * 1000)
         return [{"id": i, "prediction": v, "model_version": "bare"} for i, v in zip(ids, values)]
 

@@ -1,8 +1,13 @@
-"""monitor: Evidently drift of the served traffic (inference log) against the training data.
+"""monitor: Evidently drift of the served traffic (inference log) against reference traffic.
 
-Data drift over the features; prediction drift of the served predictions against the
-champion's predictions on the training data; quality drift when delayed labels exist (the gate
-metric on labeled traffic against the champion's on the held-out split).
+Drift is measured on the answer kind's descriptors (serving/kinds.py), each with its Evidently
+column type: the features of a table (class ids categorical, a text by its length and
+out-of-vocabulary share, an image by its mean and spread), a prompt, an observation, a query.
+The reference is the training split with the champion's answers to it or, for kinds whose
+requests are not rows (text generation, actions, searches), the request-like rows the recipe
+records. Data drift over the request descriptors; prediction drift over the answer's; quality
+drift when delayed labels are the target (the gate metric on labeled traffic against the
+champion's on the held-out split).
 """
 
 from __future__ import annotations
@@ -14,13 +19,16 @@ import pandas as pd
 
 from pipeline import kinds
 from pipeline.context import RunContext
+from pipeline.package import kind_spec
 from pipeline.train import split_xy
 from s2p import metrics as metric_functions
 from s2p.files import atomic_path, write_json
 from s2p.sources import DataError
 from serving.inference_log import InferenceLog
+from serving.kinds import CATEGORICAL, NUMERICAL, PREDICTION, Descriptor, Kind
 
-PREDICTION = "prediction"
+#: Request-like rows a recipe records as the reference traffic of a kind that is not a table.
+REFERENCE_REQUESTS = "reference_requests.parquet"
 
 
 @dataclass(frozen=True)
@@ -43,12 +51,17 @@ class DriftResult:
         return asdict(self)
 
 
-def drift_report(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], drift_share: float):
-    """Run Evidently's data drift preset over ``columns``; returns the snapshot."""
+def drift_report(reference: pd.DataFrame, current: pd.DataFrame, descriptors: list[Descriptor], drift_share: float):
+    """Run Evidently's data drift preset over the kind's descriptors, each with its column type
+    (class ids categorical, numbers and text lengths numerical); returns the snapshot."""
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
-    definition = DataDefinition(numerical_columns=columns)
+    columns = [descriptor.name for descriptor in descriptors]
+    definition = DataDefinition(
+        numerical_columns=[d.name for d in descriptors if d.type == NUMERICAL],
+        categorical_columns=[d.name for d in descriptors if d.type == CATEGORICAL],
+    )
     report = Report([DataDriftPreset(columns=columns, drift_share=drift_share)], include_tests=True)
     return report.run(
         current_data=Dataset.from_pandas(current[columns], data_definition=definition),
@@ -56,50 +69,68 @@ def drift_report(reference: pd.DataFrame, current: pd.DataFrame, columns: list[s
     )
 
 
-def summarize(snapshot: dict, features: list[str]) -> tuple[float, list[str], bool]:
-    """Share of drifted features, the drifted features, and whether the prediction drifted."""
+def summarize(snapshot: dict, descriptors: list[Descriptor]) -> tuple[float, list[str], bool]:
+    """Share of drifted request descriptors, those descriptors, and whether an answer's drifted."""
     drifted = {
         test["metric_config"]["params"]["column"]
         for test in snapshot["tests"]
         if test["metric_config"]["params"]["type"].endswith("ValueDrift") and test["status"] == "FAIL"
     }
-    feature_drift = sorted(drifted & set(features))
-    return len(feature_drift) / len(features), feature_drift, PREDICTION in drifted
+    requests = [d.name for d in descriptors if d.of == "request"]
+    answers = {d.name for d in descriptors if d.of == "answer"}
+    request_drift = sorted(drifted & set(requests))
+    return len(request_drift) / len(requests), request_drift, bool(drifted & answers)
 
 
-def as_numbers(frame: pd.DataFrame, deliverable) -> pd.DataFrame:
-    """The frame with each text feature replaced by its length in words and each tensor feature by
-    its mean: the drift tests compare numbers, and a shift in what users send shows first in how
-    much they send (how long a text, how bright an image)."""
-    from s2p.tensors import flat
+def reference_traffic(ctx: RunContext, kind: Kind, model) -> tuple[pd.DataFrame, list | None]:
+    """What served traffic is compared with, and its answers (None when not recorded): the
+    recipe's request-like rows (``reference_requests.parquet``: columns named like the logged
+    request fields, and ``prediction`` in the logged answer's form where recorded) when they exist,
+    else the training split and the champion's answers to it."""
+    recorded = ctx.paths.data / REFERENCE_REQUESTS
+    if recorded.exists():
+        frame = pd.read_parquet(recorded)
+        return frame, frame[PREDICTION].tolist() if PREDICTION in frame else None
+    if not kind.reference_is_training_set:
+        raise DataError(f"{ctx.run_key}: no reference traffic at {recorded}; run the pipeline first")
+    if not ctx.paths.training_set.exists():
+        raise DataError(f"{ctx.run_key}: no training set at {ctx.paths.training_set}; run the pipeline first")
+    training = pd.read_parquet(ctx.paths.training_set)
+    reference = training[training["split"] == "train"].reset_index(drop=True)
+    d = ctx.deliverable
+    return reference, [kind.to_json(value) for value in kinds.outputs(d, model, kinds.inputs(d, reference))]
 
-    text = [column.name for column in deliverable.features if column.dtype == "text"]
-    tensor = [column.name for column in deliverable.features if column.dtype == "tensor"]
-    words = {name: frame[name].astype(str).str.split().str.len().astype(float) for name in text}
-    means = {name: frame[name].map(lambda value: float(flat(value).mean())) for name in tensor}
-    return frame.assign(**words, **means)
+
+def as_array(values: list) -> np.ndarray:
+    """Served answers as one array: numbers, vectors, or (ragged, token ids) an array of lists."""
+    try:
+        return np.array(values)
+    except ValueError:  # ragged
+        array = np.empty(len(values), dtype=object)
+        array[:] = values
+        return array
 
 
 def champion_model(ctx: RunContext):
-    import mlflow
-
-    from pipeline.registry import CHAMPION, mlflow_client
+    """The registered champion as it was fitted (a pickle, or a directory-stored torch model)."""
+    from pipeline.registry import CHAMPION, load_registered, mlflow_client
 
     mlflow_client(ctx.stores)
-    return mlflow.sklearn.load_model(f"models:/{ctx.model_name}@{CHAMPION}")
+    return load_registered(ctx.model_name, f"@{CHAMPION}")
 
 
-def quality_drift(ctx: RunContext, model, training: pd.DataFrame, current: pd.DataFrame) -> dict | None:
+def quality_drift(ctx: RunContext, kind: Kind, model, current: pd.DataFrame) -> dict | None:
+    """The gate metric on labeled traffic against the champion's on the held-out split, for kinds
+    whose feedback is the target (others keep their feedback in the log: thumbs, rewards)."""
     labeled = current[current["label"].notna()]
-    if len(labeled) < ctx.params.monitor.min_rows:
+    if not kind.labels_are_targets or len(labeled) < ctx.params.monitor.min_rows:
         return None
     d, gate = ctx.deliverable, ctx.deliverable.gate
-    X, y = split_xy(training, d, "test")
+    X, y = split_xy(pd.read_parquet(ctx.paths.training_set), d, "test")
     expected = metric_functions.compute([gate.metric], y, kinds.outputs(d, model, X), X, model, d)[gate.metric]
     X_live = kinds.inputs(d, labeled)
     y_live = kinds.targets(d, labeled.rename(columns={"label": d.target.name}))
-    served = labeled[PREDICTION].tolist()
-    served = np.array(served, dtype=object if d.task in ("encoding", "generation") else None)
+    served = as_array(labeled[PREDICTION].tolist())
     observed = metric_functions.compute([gate.metric], y_live, served, X_live, model, d)[gate.metric]
     tolerance = ctx.params.monitor.quality_tolerance
     worse = expected * (1 - tolerance) if gate.greater_is_better else expected * (1 + tolerance)
@@ -115,7 +146,6 @@ def quality_drift(ctx: RunContext, model, training: pd.DataFrame, current: pd.Da
 
 def run_monitor(ctx: RunContext) -> DriftResult:
     settings = ctx.params.monitor
-    features = ctx.deliverable.feature_names
     log = InferenceLog(ctx.stores.inference_db)
     try:
         current = log.recent(ctx.run_key, settings.window)
@@ -126,21 +156,22 @@ def run_monitor(ctx: RunContext) -> DriftResult:
             f"{ctx.run_key}: only {len(current)} logged predictions in {ctx.stores.inference_db}; "
             f"drift needs at least {settings.min_rows} (serve the model and send traffic first)"
         )
-    if not ctx.paths.training_set.exists():
-        raise DataError(f"{ctx.run_key}: no training set at {ctx.paths.training_set}; run the pipeline first")
-    training = pd.read_parquet(ctx.paths.training_set)
-    reference = training[training["split"] == "train"].copy()
+    kind = kinds.kind_of(ctx.deliverable, kind_spec(ctx))
     model = champion_model(ctx)
-    d = ctx.deliverable
-    reference[PREDICTION] = kinds.scalar(d, kinds.outputs(d, model, kinds.inputs(d, reference)))
-    served = current[PREDICTION].tolist()
-    ragged = d.task in ("encoding", "generation")
-    current = current.assign(**{PREDICTION: kinds.scalar(d, served if ragged else np.array(served))})
+    vocabulary = getattr(model, "vocabulary", None)
+    reference, reference_answers = reference_traffic(ctx, kind, model)
+    descriptors = kind.descriptors(vocabulary is not None)
+    if reference_answers is None:  # recorded requests without answers: requests drift alone
+        descriptors = [d for d in descriptors if d.of == "request"]
+    answers = current[PREDICTION].tolist() if reference_answers is not None else None
     snapshot = drift_report(
-        as_numbers(reference, d), as_numbers(current, d), [*features, PREDICTION], settings.drift_share
+        kind.describe(reference, reference_answers, vocabulary),
+        kind.describe(current, answers, vocabulary),
+        descriptors,
+        settings.drift_share,
     )
-    share, drifted, prediction_drift = summarize(snapshot.dict(), features)
-    quality = quality_drift(ctx, model, training, current)
+    share, drifted, prediction_drift = summarize(snapshot.dict(), descriptors)
+    quality = quality_drift(ctx, kind, model, current)
     out = ctx.paths.monitoring
     html, json_path = out / "drift.html", out / "drift.json"
     with atomic_path(html) as temporary:
@@ -156,7 +187,7 @@ def run_monitor(ctx: RunContext) -> DriftResult:
         prediction_drift=prediction_drift,
         quality=quality,
         retrain_recommended=data_drift or bool(quality and quality["degraded"]),
-        columns=len(features),
+        columns=sum(d.of == "request" for d in descriptors),
         current_rows=len(current),
         reference_rows=len(reference),
         threshold=settings.drift_share,

@@ -1,8 +1,9 @@
 """package: the registry's champion into the BentoML model store, and a bento around it.
 
-The build context is generated beside the run's artifacts: the generic service (serving/), the
-deliverable's serving schema (s2p_service.json), the model's code closure (its own files and the
-shared modules they import, nothing of other deliverables), and a
+The build context is generated beside the run's artifacts: the generic service (serving/*.py: the
+service, the answer kinds, the inference log, model loading), the deliverable's serving spec
+(s2p_service.json: its answer kind and what that kind reads, ``kind_spec``), the model's code
+closure (its own files and the shared modules they import, nothing of other deliverables), and a
 bentofile.yaml, so `bentoml build` there reproduces the bento. A bento already built for the
 current champion version is reused.
 """
@@ -35,9 +36,22 @@ class BentoInfo:
         return asdict(self)
 
 
+def kind_spec(ctx: RunContext) -> dict:
+    """What the deliverable's answer kind reads from s2p_service.json besides its columns
+    (serving/kinds.py): ``kind``, and per kind ``generation`` (``max_new_tokens``,
+    ``max_prompt_chars``, ``vocab_size``), ``observation`` (``size``, ``low``, ``high``; None or an
+    infinity: unbounded) or ``retrieval`` (``max_k``, ``max_query_chars``); each has a default but
+    ``observation.size``. How the model loads (``model_format``, ``model_loader``) is ``model_format``'s."""
+    from serving.kinds import KINDS
+
+    d = ctx.deliverable
+    return {"kind": d.answer_kind, **KINDS[d.answer_kind].declared([asdict(column) for column in d.features])}
+
+
 def serving_spec(ctx: RunContext, model_tag: str, model_version: str, challenger: dict | None) -> dict:
     d = ctx.deliverable
     return {
+        **kind_spec(ctx),
         "bento_name": ctx.model_name,
         "run_key": ctx.run_key,
         "deliverable": d.id,
@@ -59,8 +73,8 @@ def write_build_context(ctx: RunContext, spec: dict) -> Path:
     build = ctx.paths.bento_build
     shutil.rmtree(build, ignore_errors=True)
     (build / "serving").mkdir(parents=True)
-    for module in ("__init__.py", "service.py", "inference_log.py"):
-        shutil.copy2(source / "serving" / module, build / "serving" / module)
+    for module in sorted((source / "serving").glob("*.py")):  # the service, its kinds, log and loading
+        shutil.copy2(module, build / "serving" / module.name)
     for path in code_closure(ctx.deliverable):  # the model's own code and the shared modules it imports
         relative = path.relative_to(source)
         if relative.parts[0] != "serving":

@@ -19,7 +19,7 @@ from typing import Literal
 #: (clustering), a vector of components (decomposition), a sequence of token ids (encoding) or
 #: the ids of the nearest indexed rows (retrieval), or something the model makes for each row: a
 #: continuation of a text, an image of a class, a transformed sequence (generation).
-#: pipeline/kinds.py acts on it.
+#: serving/kinds.py (the answer kinds) acts on it.
 TaskType = Literal["regression", "classification", "clustering", "decomposition", "encoding", "retrieval", "generation"]
 
 #: The step graphs a deliverable can choose (pipeline/recipes.py): a table with a target, a text
@@ -118,7 +118,7 @@ class Deliverable:
     fit_time_budget: float | None = 3.0
     order: int = 0  # its place in its phase (the syllabus's order)
     recipe: RecipeName = "supervised"
-    #: The answer kind (pipeline/kinds.py: what the service takes and answers, its feedback and drift
+    #: The answer kind (serving/kinds.py: what the service takes and answers, its feedback and drift
     #: descriptors); None takes the task's usual kind.
     kind: str | None = None
     #: The deliverable's package, ``models.<phase>.<id>``: set by the catalog from the folder it is in.
@@ -132,7 +132,7 @@ class Deliverable:
 
     @property
     def answer_kind(self) -> str:
-        """The name of this deliverable's answer kind (pipeline/kinds.py)."""
+        """The name of this deliverable's answer kind (serving/kinds.py)."""
         if self.kind is not None:
             return self.kind
         return {

@@ -1,9 +1,11 @@
 """The inference log: every served prediction, one row each, in SQLite (WAL) so it survives restarts.
 
 Shipped inside each bento (the service writes it) and read by the monitor. Rows hold the
-features as JSON so one table serves every deliverable's schema. ``role`` says who answered:
-the champion, a canary challenger, or a shadow challenger whose prediction was only logged.
-Delayed labels arrive later (POST /feedback) and fill ``label``.
+request (its rows' features, a prompt and its parameters, an observation, a query) as JSON so one
+table serves every answer kind. ``role`` says who answered: the champion, a canary challenger, or
+a shadow challenger whose prediction was only logged. Delayed feedback arrives later (POST
+/feedback) and fills ``feedback`` (as sent, of the kind's type: a value, a class, a thumb, a
+reward, relevant documents) and ``label`` (the target's true value, where the feedback is one).
 """
 
 from __future__ import annotations
@@ -25,13 +27,19 @@ CREATE TABLE IF NOT EXISTS predictions (
     features      TEXT    NOT NULL,
     prediction    TEXT    NOT NULL,
     label         REAL,
-    labeled_at    REAL
+    labeled_at    REAL,
+    feedback      TEXT
 );
 CREATE INDEX IF NOT EXISTS predictions_by_deliverable ON predictions (deliverable, id);
 """
 SERVED = ("champion", "canary")  # roles whose prediction was the answer
 #: Columns added since the first version of the table: an older log gains them on open.
-ADDED_COLUMNS = {"role": "TEXT NOT NULL DEFAULT 'champion'", "label": "REAL", "labeled_at": "REAL"}
+ADDED_COLUMNS = {
+    "role": "TEXT NOT NULL DEFAULT 'champion'",
+    "label": "REAL",
+    "labeled_at": "REAL",
+    "feedback": "TEXT",
+}
 
 
 class UnknownPredictions(KeyError):
@@ -78,8 +86,12 @@ class InferenceLog:
                 ids.append(cursor.lastrowid)
         return ids
 
-    def add_labels(self, deliverable: str, labels: dict[int, float]) -> int:
-        """Attach delayed labels to served predictions, all or none: unknown ids raise UnknownPredictions."""
+    def add_labels(
+        self, deliverable: str, labels: dict[int, float | None], feedback: dict[int, object] | None = None
+    ) -> int:
+        """Attach delayed labels to served predictions, all or none: unknown ids raise UnknownPredictions.
+        ``labels`` are the targets' true values (None where the feedback is no target), ``feedback``
+        the values as sent (default: the labels)."""
         if not labels:
             return 0
         with self._lock, self._connection:
@@ -95,9 +107,10 @@ class InferenceLog:
             if unknown:
                 raise UnknownPredictions(unknown)
             now = time.time()
+            sent = labels if feedback is None else feedback
             self._connection.executemany(
-                "UPDATE predictions SET label = ?, labeled_at = ? WHERE id = ?",
-                [(label, now, key) for key, label in labels.items()],
+                "UPDATE predictions SET label = ?, labeled_at = ?, feedback = ? WHERE id = ?",
+                [(label, now, json.dumps(sent[key]), key) for key, label in labels.items()],
             )
         return len(labels)
 
@@ -108,7 +121,7 @@ class InferenceLog:
         marks = ",".join("?" * len(roles))
         with self._lock:
             rows = self._connection.execute(
-                "SELECT id, model_version, role, ts, latency_ms, features, prediction, label FROM predictions"
+                "SELECT id, model_version, role, ts, latency_ms, features, prediction, label, feedback FROM predictions"
                 f" WHERE deliverable = ? AND role IN ({marks}) ORDER BY id DESC LIMIT ?",
                 (deliverable, *roles, limit),
             ).fetchall()
@@ -123,6 +136,7 @@ class InferenceLog:
                 "latency_ms": [row[4] for row in rows],
                 "prediction": [json.loads(row[6]) for row in rows],
                 "label": pd.array([row[7] for row in rows], dtype="Float64"),
+                "feedback": [None if row[8] is None else json.loads(row[8]) for row in rows],
             }
         )
         return pd.concat([meta, features], axis=1)

@@ -1,32 +1,34 @@
 """The BentoML service of a deliverable, generated from its catalog declaration.
 
-`s2p` packages this file with ``s2p_service.json`` (the deliverable's typed input schema, the
-model tag and version) into each bento. The request and response models are built from that
-schema, so a bad body is refused with a 4xx naming the field before it reaches the model.
-Every prediction is appended to the inference log (features, prediction, version, latency).
+`s2p` packages this file with ``s2p_service.json`` (the deliverable's answer kind and its typed
+schema, the model tag and version) into each bento. What the service takes, answers and accepts as
+feedback is its answer kind's (serving/kinds.py), so a bad body is refused with a 400 naming the
+field before it reaches the model. Every answer is appended to the inference log (the request,
+the answer, version, latency). A kind that streams (text generation) answers POST /stream too.
 
 Deployment patterns (params.yaml ``serving.mode``): ``single`` (the champion answers), ``shadow``
-(a challenger sees mirrored traffic; its predictions are only logged) and ``canary`` (a share
+(a challenger sees mirrored traffic; its answers are only logged) and ``canary`` (a share
 ``canary_fraction`` of requests is answered by the challenger). Delayed labels come back through
-POST /feedback with the ids the predictions were returned with.
+POST /feedback with the ids the answers were returned with.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
 import random
 import time
+from collections.abc import Generator
 from pathlib import Path
 from typing import Annotated
 
 import bentoml
-import numpy as np
 from bentoml.validators import ContentType
-from pydantic import ConfigDict, Field, create_model
+from pydantic import Field
 
 from serving.inference_log import InferenceLog, UnknownPredictions
+from serving.kinds import AnswerError, RequestRefused, kind_for, sse
+from serving.loading import load_model
 
 SPEC = json.loads(Path(os.environ.get("S2P_SERVICE_SPEC", Path(__file__).with_name("s2p_service.json"))).read_text())
 MAX_ROWS = SPEC.get("max_rows", 1000)
@@ -34,68 +36,9 @@ MAX_BODY_BYTES = SPEC.get("max_body_bytes", 2_000_000)
 #: Answers are declared JSON: without it BentoML derives the media type of a list answer from a
 #: freshly generated JSON schema on every response (11% of a worker's time under load).
 JSON = ContentType("application/json")
-
-
-def _nested(shape: list[int], element):
-    """A list nested ``len(shape)`` deep with exactly the declared lengths: an image, a sequence."""
-    for length in reversed(shape):
-        element = Annotated[list[element], Field(min_length=length, max_length=length)]
-    return element
-
-
-def _bounds(column: dict) -> dict:
-    bounds = {}
-    if column.get("min") is not None:
-        bounds["ge"] = column["min"]
-    if column.get("max") is not None:
-        bounds["le"] = column["max"]
-    return bounds
-
-
-def _field(column: dict):
-    description = column.get("description") or column["name"]
-    if column["dtype"] == "tensor":  # elements from a label set (token ids) are whole numbers
-        element = Annotated[int if column.get("values") else float, Field(**_bounds(column))]
-        return (_nested(column["shape"], element), Field(description=description))
-    if column["dtype"] == "text":
-        lengths = {"min_length": int(column.get("min") or 1), "max_length": int(column.get("max") or 10_000)}
-        return (str, Field(description=description, **lengths))
-    return (int if column["dtype"] == "int" else float, Field(description=description, **_bounds(column)))
-
-
-Features = create_model(
-    "Features",
-    __config__=ConfigDict(extra="forbid", allow_inf_nan=False, strict=True),  # "50" and true are not numbers
-    **{column["name"]: _field(column) for column in SPEC["features"]},
-)
-
-
-TENSOR = next((column for column in SPEC["features"] if column["dtype"] == "tensor"), None)
-TEXT = any(column["dtype"] == "text" for column in SPEC["features"])
-COLUMNS = [column["name"] for column in SPEC["features"]]
-#: What the model answers, by task: a value, a class, a cluster id, a vector of components, or
-#: what it generates (a continuation of the text sent, an image, a sequence).
-OUTPUT = {
-    "regression": float,
-    "classification": int,
-    "clustering": int,
-    "decomposition": list[float],
-    "encoding": list[int],
-    "retrieval": list[int],
-    "generation": str if TEXT else list,
-}[SPEC["task"]]
-Prediction = create_model(
-    "Prediction",
-    id=(int, Field(description="quote it in POST /feedback when the true value is known")),
-    prediction=(OUTPUT, ...),
-    model_version=(str, ...),
-)
-Label = create_model(
-    "Label",
-    __config__=ConfigDict(extra="forbid", allow_inf_nan=False, strict=True),
-    id=(int, ...),
-    label=(int if SPEC["target"]["dtype"] == "int" else float, ...),  # a tensor target takes no feedback
-)
+KIND = kind_for(SPEC)
+Response = KIND.Response
+Label = KIND.Feedback
 
 
 class RequestGuard:
@@ -135,32 +78,20 @@ if not SERVING.get("tracing", False):  # before BentoML builds its tracer provid
 CHALLENGER = SPEC.get("challenger") if SERVING["mode"] != "single" else None
 
 
-def _load(model_ref) -> object:
-    with open(model_ref.path_of("model.pkl"), "rb") as handle:
-        return pickle.load(handle)
+def checked(model, request) -> None:
+    """What only the model can judge (a prompt's characters): a 400 naming the field."""
+    try:
+        KIND.check(model, request)
+    except RequestRefused as refused:
+        raise bentoml.exceptions.InvalidArgument(str(refused)) from None
 
 
-def model_input(records: list[dict]) -> np.ndarray:
-    """Validated rows as the model's X: (rows, *shape) for an array column, else (rows, columns)."""
-    if TENSOR:
-        return np.array([record[TENSOR["name"]] for record in records], dtype=np.float64)
-    return np.array([[record[name] for name in COLUMNS] for record in records], dtype=object if TEXT else np.float64)
-
-
-def answer(model, X: np.ndarray, who: str) -> list:
-    """The model's answer for each row, in the task's JSON type; a non-finite number is a 500."""
-    if SPEC["task"] in ("encoding", "retrieval"):  # token ids, row ids: integers by construction
-        return [[int(token) for token in ids] for ids in model.transform(X)]
-    if SPEC["task"] == "generation" and TEXT:
-        return [str(text) for text in model.predict(X)]
-    values = model.transform(X) if SPEC["task"] == "decomposition" else model.predict(X)
-    if not np.isfinite(np.asarray(values, dtype=float)).all():
-        raise bentoml.exceptions.InternalServerError(f"the {who} model produced a non-finite prediction")
-    if OUTPUT is int:
-        return [int(value) for value in values]
-    if OUTPUT is float:
-        return [float(value) for value in values]
-    return np.asarray(values).tolist()  # components, or a generated image or sequence
+def answered(model, request, who: str):
+    """The kind's answer from one model; an answer that is none (a NaN) is a 500 naming who."""
+    try:
+        return KIND.answer(model, request)
+    except AnswerError as error:
+        raise bentoml.exceptions.InternalServerError(f"the {who} model {error}") from None
 
 
 @bentoml.service(
@@ -177,39 +108,72 @@ class Predictor:
         challenger_ref = bentoml.models.BentoModel(CHALLENGER["tag"])
 
     def __init__(self) -> None:
-        self.models = {"champion": (_load(self.model_ref), str(SPEC["model_version"]))}
+        self.models = {"champion": (load_model(self.model_ref.path_of, SPEC), str(SPEC["model_version"]))}
         if CHALLENGER:
-            self.models["challenger"] = (_load(self.challenger_ref), str(CHALLENGER["version"]))
+            self.models["challenger"] = (load_model(self.challenger_ref.path_of, SPEC), str(CHALLENGER["version"]))
         self.log = InferenceLog(Path(os.environ.get("S2P_INFERENCE_DB", SPEC["inference_db"])))
         self.random = random.Random()
 
-    @bentoml.api
-    def predict(
-        self, rows: Annotated[list[Features], Field(min_length=1, max_length=MAX_ROWS)]
-    ) -> Annotated[list[Prediction], JSON]:
+    @bentoml.api(input_spec=KIND.Request)
+    def predict(self, **fields) -> Annotated[Response, JSON]:
+        """The whole answer, from the champion, or a canary challenger for a share of requests."""
         started = time.perf_counter()
-        records = [row.model_dump() for row in rows]
-        X = model_input(records)
+        request = KIND.Request.model_construct(**fields)  # validated by BentoML against KIND.Request
         canary = CHALLENGER and SERVING["mode"] == "canary" and self.random.random() < SERVING["canary_fraction"]
         who, role = ("challenger", "canary") if canary else ("champion", "champion")
-        values = answer(self.models[who][0], X, who)
+        model, version = self.models[who]
+        checked(model, request)
+        answer = answered(model, request, who)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        version = self.models[who][1]
-        ids = self.log.append(SPEC["run_key"], version, records, values, latency_ms, role=role)
+        ids = self.log.append(SPEC["run_key"], version, answer.records, answer.log_values, latency_ms, role=role)
         if CHALLENGER and SERVING["mode"] == "shadow":  # mirrored: logged, never answered
             shadow_started = time.perf_counter()
-            shadow = answer(self.models["challenger"][0], X, "challenger")
+            challenger, challenger_version = self.models["challenger"]
+            shadow = answered(challenger, request, "challenger")
             shadow_ms = (time.perf_counter() - shadow_started) * 1000.0
-            self.log.append(SPEC["run_key"], self.models["challenger"][1], records, shadow, shadow_ms, role="shadow")
-        return [Prediction(id=i, prediction=v, model_version=version) for i, v in zip(ids, values, strict=True)]
+            self.log.append(
+                SPEC["run_key"], challenger_version, shadow.records, shadow.log_values, shadow_ms, role="shadow"
+            )
+        return KIND.respond(ids, answer, version)
+
+    if KIND.streams:
+
+        @bentoml.api(route="/stream", input_spec=KIND.Request)
+        def stream(self, **fields) -> Generator[str, None, None]:
+            """Server-sent events: ``data: {"token": ...}`` per token as it is made, then ``event: done``
+            with the whole answer (its id for POST /feedback, the text, the token count, the version).
+            Always the champion answers, in every serving mode (no canary, no shadow copy). A bad
+            parameter or prompt is a 400 before any token; a failure after the first token ends the
+            stream with ``event: error``."""
+            started = time.perf_counter()
+            request = KIND.Request.model_construct(**fields)
+            model, version = self.models["champion"]
+            checked(model, request)  # runs before the first event, so BentoML answers 400
+            chunks = []
+            try:
+                for chunk in KIND.stream(model, request):
+                    chunks.append(str(chunk))
+                    yield sse({"token": chunks[-1]})
+            except Exception as error:  # the status line is sent: the stream can only say so
+                yield sse({"error": f"{type(error).__name__}: {error}"}, event="error")
+                return
+            answer = KIND.finish(request, chunks)
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            ids = self.log.append(SPEC["run_key"], version, answer.records, answer.log_values, latency_ms)
+            yield sse(KIND.respond(ids, answer, version).model_dump(), event="done")
 
     @bentoml.api
     def feedback(
         self, labels: Annotated[list[Label], Field(min_length=1, max_length=MAX_ROWS)]
     ) -> Annotated[dict, JSON]:
-        """Delayed ground truth for earlier predictions; all or none are recorded."""
+        """Delayed truth for earlier answers (its type is the kind's); all or none are recorded."""
+        labeled = {item.id: KIND.label(item.label) for item in labels}
         try:
-            updated = self.log.add_labels(SPEC["run_key"], {item.id: item.label for item in labels})
+            updated = self.log.add_labels(
+                SPEC["run_key"],
+                {key: number for key, (number, _) in labeled.items()},
+                {key: value for key, (_, value) in labeled.items()},
+            )
         except UnknownPredictions as unknown:
             raise bentoml.exceptions.InvalidArgument(f"unknown prediction id(s): {unknown.args[0]}") from None
         return {"labeled": updated}

@@ -1,0 +1,824 @@
+"""Answer kinds: what a served deliverable takes, answers, accepts as feedback and watches for drift.
+
+One object per kind, chosen by name from ``KINDS`` (a deliverable's ``answer_kind``). Each defines
+
+- ``Request`` / ``Response``: pydantic types of the body POST /predict takes and what it answers,
+  with every request-time parameter bounded (a bad value is a 400 naming the field);
+- ``check(model, request)``: what only the model can judge (a prompt's characters), before any work;
+- ``answer(model, request)``: the model called for an ``Answer`` (what the log keeps of the request,
+  the JSON answers), and ``respond`` for the response; kinds that stream add ``stream``/``finish``;
+- ``Feedback`` and ``label``: the type of the delayed truth POST /feedback takes (a number, a class
+  id, a thumbs up/down, a reward, the relevant documents) and what the log keeps of it (always the
+  value as sent; in ``label`` the target's value, where the feedback is the target);
+- ``descriptors`` / ``describe``: the columns drift is measured on, each numerical or categorical
+  (class ids categorical; a text by its length in characters and words and its out-of-vocabulary
+  share; an image by its mean and spread).
+
+The service (serving/service.py), the pipeline (pipeline/kinds.py) and the monitor
+(pipeline/monitor.py) all go through these objects; this module is shipped inside every bento, so
+it imports nothing of the project's and only numpy and pydantic at import (pandas where used).
+
+The spec a kind reads (s2p_service.json in a bento): ``kind``, ``max_rows``; table kinds
+``features`` and ``target`` (catalog columns as dicts); ``text_generation`` ``generation``
+(``max_new_tokens``, ``max_prompt_chars``, ``vocab_size``); ``action`` ``observation`` (``size``,
+``low``, ``high``); ``ranked_documents`` ``retrieval`` (``max_k``, ``max_query_chars``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Annotated, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+
+NUMERICAL, CATEGORICAL = "numerical", "categorical"
+#: Bodies are checked as sent: "50" and true are not numbers, NaN and Infinity are refused.
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+#: What the log keeps of an answer is compared under this prefix (prediction drift).
+PREDICTION = "prediction"
+
+
+class KindError(ValueError):
+    """A kind asked for something it does not define (rows of features of a text generator)."""
+
+
+class RequestRefused(ValueError):
+    """A request its schema accepts that the model cannot serve: a 400 naming ``field``."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message if message.startswith(field) else f"{field}: {message}")
+        self.field = field
+
+
+class AnswerError(RuntimeError):
+    """The model answered something that is no answer (a NaN): a 500."""
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """A column the drift report compares: from the logged requests or from the answers."""
+
+    name: str
+    type: Literal["numerical", "categorical"] = NUMERICAL
+    of: Literal["request", "answer"] = "request"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One request's answers: ``records`` (what the log keeps of the request, one per answer), the
+    JSON ``values`` the response is built from, and what the log keeps of each (``logged``)."""
+
+    records: list[dict]
+    values: list
+    logged: list | None = None
+
+    @property
+    def log_values(self) -> list:
+        return self.values if self.logged is None else self.logged
+
+
+def label_model(label_type) -> type[BaseModel]:
+    """The body item of POST /feedback: the id a prediction was answered with and its truth."""
+    return create_model("Label", __config__=STRICT, id=(int, ...), label=(label_type, ...))
+
+
+def text_descriptors(texts: Sequence[str], prefix: str, vocabulary=None) -> dict[str, np.ndarray]:
+    """Length in characters and in words of each text and, given the model's vocabulary, the share
+    of its characters (a character vocabulary) or lower-cased words outside it."""
+    texts = ["" if text is None else str(text) for text in texts]
+    columns = {
+        f"{prefix}_chars": np.array([len(text) for text in texts], dtype=np.float64),
+        f"{prefix}_words": np.array([len(text.split()) for text in texts], dtype=np.float64),
+    }
+    if vocabulary is not None:
+        columns[f"{prefix}_oov_share"] = oov_share(texts, vocabulary)
+    return columns
+
+
+def oov_share(texts: Sequence[str], vocabulary) -> np.ndarray:
+    """Per text, the share of its units outside ``vocabulary``: characters when every entry is one
+    character, else whitespace-separated lower-cased words; 0 for an empty text."""
+    known = {str(token) for token in vocabulary}
+    by_character = all(len(token) == 1 for token in known)
+    shares = []
+    for text in texts:
+        units = list(text) if by_character else text.lower().split()
+        shares.append(sum(unit not in known for unit in units) / len(units) if units else 0.0)
+    return np.array(shares, dtype=np.float64)
+
+
+def text_descriptor_names(prefix: str, vocabulary: bool, of: str = "request") -> list[Descriptor]:
+    names = [f"{prefix}_chars", f"{prefix}_words", *([f"{prefix}_oov_share"] if vocabulary else [])]
+    return [Descriptor(name, NUMERICAL, of) for name in names]
+
+
+def spread(values, prefix: str) -> dict[str, np.ndarray]:
+    """The mean and standard deviation of each array (an image, a sequence)."""
+    arrays = [np.asarray(value, dtype=np.float64).ravel() for value in values]
+    return {
+        f"{prefix}_mean": np.array([a.mean() if a.size else math.nan for a in arrays]),
+        f"{prefix}_std": np.array([a.std() if a.size else math.nan for a in arrays]),
+    }
+
+
+def json_id(value):
+    """A document or row id as JSON: an int stays an int, anything else is its text."""
+    if isinstance(value, bool | np.bool_):
+        return str(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    return str(value)
+
+
+class Kind:
+    """What every answer kind defines; see the module's docstring."""
+
+    name: ClassVar[str]
+    #: Answers POST /stream as server-sent events too.
+    streams: ClassVar[bool] = False
+    #: The feedback is the deliverable's target, so live quality is the gate metric on labeled traffic.
+    labels_are_targets: ClassVar[bool] = False
+    #: Drift is measured against the training split (a table); else against recorded request rows.
+    reference_is_training_set: ClassVar[bool] = False
+
+    def __init__(self, spec: dict):
+        self.spec = spec
+        self.max_rows = int(spec.get("max_rows", 1000))
+
+    @classmethod
+    def declared(cls, features: list[dict]) -> dict:
+        """What this kind reads from the spec besides its columns, from the declaration's feature columns
+        (as dicts): the bounds of a prompt, an observation, a query. Packaging writes it into the spec."""
+        return {}
+
+    # -- serving --------------------------------------------------------------------------------
+    @cached_property
+    def Request(self) -> type[BaseModel]:
+        raise NotImplementedError
+
+    @cached_property
+    def Response(self) -> Any:
+        raise NotImplementedError
+
+    @cached_property
+    def Feedback(self) -> type[BaseModel]:
+        return label_model(self.feedback_type())
+
+    def feedback_type(self) -> Any:
+        raise NotImplementedError
+
+    def check(self, model, request: BaseModel) -> None:
+        """Refuse (RequestRefused) what the schema let through but the model cannot serve."""
+
+    def answer(self, model, request: BaseModel) -> Answer:
+        raise NotImplementedError
+
+    def respond(self, ids: list[int], answer: Answer, version: str):
+        raise NotImplementedError
+
+    def stream(self, model, request: BaseModel) -> Iterator[str]:
+        raise KindError(f"kind {self.name} does not stream")
+
+    def finish(self, request: BaseModel, chunks: list[str]) -> Answer:
+        raise KindError(f"kind {self.name} does not stream")
+
+    def label(self, value) -> tuple[float | None, Any]:
+        """A feedback value as (the log's ``label``: the target's true value where the feedback is
+        the target, else None; the log's ``feedback``: the value as sent). A thumb or a reward is
+        no target: retraining and quality drift read ``label`` alone."""
+        if self.labels_are_targets and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value), value
+        return None, value
+
+    # -- drift ----------------------------------------------------------------------------------
+    def descriptors(self, vocabulary: bool = False) -> list[Descriptor]:
+        """The drift columns ``describe`` computes, with their Evidently column types."""
+        raise NotImplementedError
+
+    def describe(self, requests, answers: Sequence | None = None, vocabulary=None):
+        """The drift columns (a DataFrame, one row per logged answer) of request rows (the logged
+        request fields as columns) and, when given, of the logged answers."""
+        import pandas as pd
+
+        columns = self.request_columns(requests.reset_index(drop=True), vocabulary)
+        if answers is not None:
+            columns.update(self.answer_columns(list(answers)))
+        return pd.DataFrame(columns)
+
+    def request_columns(self, requests, vocabulary) -> dict:
+        raise NotImplementedError
+
+    def answer_columns(self, answers: list) -> dict:
+        raise NotImplementedError
+
+    # -- the pipeline's rows (table kinds) ------------------------------------------------------
+    def model_input(self, rows) -> np.ndarray:
+        raise KindError(f"kind {self.name} answers requests, not rows of feature columns")
+
+    def model_target(self, rows) -> np.ndarray:
+        raise KindError(f"kind {self.name} has no target column")
+
+    def outputs(self, model, X) -> np.ndarray:
+        raise KindError(f"kind {self.name} answers requests, not rows of feature columns")
+
+    def to_json(self, value):
+        raise KindError(f"kind {self.name} answers requests, not rows of feature columns")
+
+
+# -- tables: rows of feature columns in, one answer per row -----------------------------------------
+
+
+def _nested(shape: Sequence[int], element):
+    """A list nested ``len(shape)`` deep with exactly the declared lengths: an image, a sequence."""
+    for length in reversed(shape):
+        element = Annotated[list[element], Field(min_length=length, max_length=length)]
+    return element
+
+
+def _bounds(column: dict) -> dict:
+    bounds = {}
+    if column.get("min") is not None:
+        bounds["ge"] = column["min"]
+    if column.get("max") is not None:
+        bounds["le"] = column["max"]
+    return bounds
+
+
+def _field(column: dict):
+    description = column.get("description") or column["name"]
+    if column["dtype"] == "tensor":  # elements from a label set (token ids) are whole numbers
+        element = Annotated[int if column.get("values") else float, Field(**_bounds(column))]
+        return (_nested(column["shape"], element), Field(description=description))
+    if column["dtype"] == "text":
+        lengths = {"min_length": int(column.get("min") or 1), "max_length": int(column.get("max") or 10_000)}
+        return (str, Field(description=description, **lengths))
+    return (int if column["dtype"] == "int" else float, Field(description=description, **_bounds(column)))
+
+
+def _values(rows, name: str):
+    """A column of rows given as records (served) or as a DataFrame (the pipeline)."""
+    return rows[name] if hasattr(rows, "columns") else [row[name] for row in rows]
+
+
+def _stack(values, shape: Sequence[int], name: str) -> np.ndarray:
+    """Each row's array (nested lists, or flat as parquet stores it) as float64 (rows, *shape)."""
+    size = math.prod(shape)
+    arrays = [np.asarray(value, dtype=np.float64).ravel() for value in values]
+    wrong = [i for i, a in enumerate(arrays) if a.size != size]
+    if wrong:
+        raise ValueError(f"{name}: {len(wrong)} row(s) (first: {wrong[0]}) are not arrays of {size} numbers {shape}")
+    return np.stack(arrays).reshape(-1, *shape) if arrays else np.empty((0, *shape))
+
+
+class TableKind(Kind):
+    """A deliverable served on rows of its feature columns: POST /predict ``{"rows": [...]}``,
+    answered ``[{"id", "prediction", "model_version"}, ...]``; the request row type is built from
+    the spec's feature columns (each bounded as the catalog declares)."""
+
+    output: ClassVar[Any] = float  # the JSON type of one prediction
+    method: ClassVar[str] = "predict"  # what the model is asked: predict, or transform
+    finite: ClassVar[bool] = True  # a non-finite answer is a 500
+    labels_are_targets = True
+    reference_is_training_set = True
+
+    def __init__(self, spec: dict):
+        super().__init__(spec)
+        self.columns = list(spec["features"])
+        self.target = spec["target"]
+        self.names = [column["name"] for column in self.columns]
+        self.tensor = next((column for column in self.columns if column["dtype"] == "tensor"), None)
+        self.text = any(column["dtype"] == "text" for column in self.columns)
+
+    @cached_property
+    def Features(self) -> type[BaseModel]:
+        return create_model("Features", __config__=STRICT, **{c["name"]: _field(c) for c in self.columns})
+
+    @cached_property
+    def Request(self) -> type[BaseModel]:
+        rows = Annotated[list[self.Features], Field(min_length=1, max_length=self.max_rows)]
+        return create_model("Rows", rows=(rows, ...))
+
+    @cached_property
+    def Prediction(self) -> type[BaseModel]:
+        return create_model(
+            "Prediction",
+            id=(int, Field(description="quote it in POST /feedback when the true value is known")),
+            prediction=(self.output, ...),
+            model_version=(str, ...),
+        )
+
+    @cached_property
+    def Response(self) -> Any:
+        return list[self.Prediction]
+
+    def feedback_type(self) -> Any:
+        """The true value of the target: a class id, a number; a tensor target its array."""
+        if self.target["dtype"] == "tensor":
+            return _nested(self.target["shape"], int if self.target.get("values") else float)
+        return int if self.target["dtype"] == "int" else float
+
+    def answer(self, model, request: BaseModel) -> Answer:
+        records = [row.model_dump() for row in request.rows]
+        return Answer(records, self.answers(model, self.model_input(records)))
+
+    def answers(self, model, X: np.ndarray) -> list:
+        values = self.outputs(model, X)
+        if self.finite and not np.isfinite(np.asarray(values, dtype=float)).all():
+            raise AnswerError("produced a non-finite prediction")
+        return [self.to_json(value) for value in values]
+
+    def respond(self, ids: list[int], answer: Answer, version: str) -> list:
+        return [
+            self.Prediction(id=i, prediction=v, model_version=version) for i, v in zip(ids, answer.values, strict=True)
+        ]
+
+    def model_input(self, rows) -> np.ndarray:
+        """Rows as the model's X: (rows, *shape) for an array column, texts as objects, else floats."""
+        if self.tensor:  # the catalog declares a tensor column alone
+            return _stack(_values(rows, self.tensor["name"]), self.tensor["shape"], self.tensor["name"])
+        dtype = object if self.text else np.float64
+        if hasattr(rows, "columns"):
+            return rows[self.names].to_numpy(dtype=dtype)
+        return np.array([[row[name] for name in self.names] for row in rows], dtype=dtype)
+
+    def model_target(self, rows) -> np.ndarray:
+        """The target as the model fits it: classes stay integers, a tensor target is (n, *shape)."""
+        values = _values(rows, self.target["name"])
+        if self.target["dtype"] == "tensor":
+            return _stack(values, self.target["shape"], self.target["name"])
+        return np.asarray(values, dtype=np.int64 if self.target["dtype"] == "int" else np.float64)
+
+    def outputs(self, model, X) -> np.ndarray:
+        return getattr(model, self.method)(X)
+
+    def to_json(self, value):
+        return float(value)
+
+    def descriptors(self, vocabulary: bool = False) -> list[Descriptor]:
+        found = []
+        for column in self.columns:
+            name = column["name"]
+            if column["dtype"] == "text":
+                found += text_descriptor_names(name, vocabulary)
+            elif column["dtype"] == "tensor":
+                found += [Descriptor(f"{name}_mean"), Descriptor(f"{name}_std")]
+            else:  # an int column with a label set holds class ids
+                categorical = column["dtype"] == "int" and column.get("values")
+                found.append(Descriptor(name, CATEGORICAL if categorical else NUMERICAL))
+        return found + self.answer_descriptors()
+
+    def answer_descriptors(self) -> list[Descriptor]:
+        return [Descriptor(PREDICTION, NUMERICAL, "answer")]
+
+    def request_columns(self, requests, vocabulary) -> dict:
+        columns = {}
+        for column in self.columns:
+            name, values = column["name"], requests[column["name"]]
+            if column["dtype"] == "text":
+                columns.update(text_descriptors(values.tolist(), name, vocabulary))
+            elif column["dtype"] == "tensor":
+                columns.update(spread(values, name))
+            elif column["dtype"] == "int" and column.get("values"):
+                columns[name] = values.astype("int64").to_numpy()
+            else:
+                columns[name] = values.astype(float).to_numpy()
+        return columns
+
+    def answer_columns(self, answers: list) -> dict:
+        return {PREDICTION: np.array([float(value) for value in answers])}
+
+
+class Number(TableKind):
+    """A value per row (regression); feedback: the true value; drift: the value, numerical."""
+
+    name = "number"
+
+
+class ClassId(TableKind):
+    """A class id per row; feedback: the true class; drift: the class, categorical."""
+
+    name = "class"
+    output = int
+
+    def to_json(self, value):
+        return int(value)
+
+    def answer_descriptors(self) -> list[Descriptor]:
+        return [Descriptor(PREDICTION, CATEGORICAL, "answer")]
+
+    def answer_columns(self, answers: list) -> dict:
+        return {PREDICTION: np.array([int(value) for value in answers], dtype=np.int64)}
+
+
+class Cluster(ClassId):
+    """A cluster id per row; drift: the cluster, categorical."""
+
+    name = "cluster"
+
+
+class Vector(TableKind):
+    """A vector of components per row (decomposition); drift: its first component."""
+
+    name = "vector"
+    output = list[float]
+    method = "transform"
+
+    def to_json(self, value):
+        return [float(v) for v in value]
+
+    def answer_columns(self, answers: list) -> dict:
+        return {PREDICTION: np.array([float(value[0]) if len(value) else math.nan for value in answers])}
+
+
+class TokenIds(TableKind):
+    """The token ids of each text (an encoder); drift: how many tokens, numerical."""
+
+    name = "token_ids"
+    output = list[int]
+    method = "transform"
+    finite = False  # integers by construction, and ragged
+
+    def to_json(self, value):
+        return [int(v) for v in value]
+
+    def answer_columns(self, answers: list) -> dict:
+        return {PREDICTION: np.array([len(value) for value in answers], dtype=np.float64)}
+
+
+class Neighbours(TokenIds):
+    """The row ids of the nearest indexed rows; drift: which row answers first, categorical."""
+
+    name = "neighbours"
+
+    def answer_descriptors(self) -> list[Descriptor]:
+        return [Descriptor(PREDICTION, CATEGORICAL, "answer")]
+
+    def answer_columns(self, answers: list) -> dict:
+        return {PREDICTION: np.array([int(value[0]) if len(value) else -1 for value in answers], dtype=np.int64)}
+
+
+class Continuation(TableKind):
+    """A text continued (text in, text out); feedback: thumbs up/down; drift: the text's length."""
+
+    name = "continuation"
+    output = str
+    finite = False
+    labels_are_targets = False
+
+    def feedback_type(self) -> Any:
+        return bool
+
+    def to_json(self, value):
+        return str(value)
+
+    def answer_descriptors(self) -> list[Descriptor]:
+        return text_descriptor_names(PREDICTION, False, "answer")
+
+    def answer_columns(self, answers: list) -> dict:
+        return text_descriptors(answers, PREDICTION)
+
+
+class SequenceOut(TableKind):
+    """A transformed sequence (of the target's shape); feedback: the true sequence."""
+
+    name = "sequence"
+    output = list
+    labels_are_targets = False  # an array: kept as JSON, not in the label column
+
+    def to_json(self, value):
+        return np.asarray(value).tolist()
+
+    def answer_descriptors(self) -> list[Descriptor]:
+        return [
+            Descriptor(f"{PREDICTION}_mean", NUMERICAL, "answer"),
+            Descriptor(f"{PREDICTION}_std", NUMERICAL, "answer"),
+        ]
+
+    def answer_columns(self, answers: list) -> dict:
+        return spread(answers, PREDICTION)
+
+
+class Image(SequenceOut):
+    """An image drawn for each row (a generator); feedback: thumbs up/down; drift: mean and spread."""
+
+    name = "image"
+
+    def feedback_type(self) -> Any:
+        return bool
+
+
+# -- requests that are not rows ---------------------------------------------------------------------
+
+
+class TextGeneration(Kind):
+    """A prompt continued token by token (POST /predict the whole text, POST /stream one server-sent
+    event per token). Served model: ``stream_text(prompt, max_new_tokens, temperature, top_k, top_p,
+    seed) -> Iterator[str]`` (one chunk per token) and ``check_prompt(prompt)`` (ValueError naming
+    what it cannot encode); optional ``vocab_size`` and ``vocabulary``. Feedback: thumbs up/down."""
+
+    name = "text_generation"
+
+    @classmethod
+    def declared(cls, features: list[dict]) -> dict:
+        """The prompt column's declared length bounds the prompt."""
+        prompt = features[0] if features else {}
+        return {"generation": {"max_new_tokens": 256, "max_prompt_chars": int(prompt.get("max") or 2000)}}
+
+    streams = True
+
+    def __init__(self, spec: dict):
+        super().__init__(spec)
+        generation = spec.get("generation") or {}
+        self.max_new_tokens = int(generation.get("max_new_tokens", 256))
+        self.max_prompt_chars = int(generation.get("max_prompt_chars", 2000))
+        self.vocab_size = generation.get("vocab_size")
+
+    @cached_property
+    def Request(self) -> type[BaseModel]:
+        top_k = {"ge": 1} | ({"le": int(self.vocab_size)} if self.vocab_size else {})
+        return create_model(
+            "GenerationRequest",
+            __config__=STRICT,
+            prompt=(str, Field(min_length=1, max_length=self.max_prompt_chars, description="the text to continue")),
+            max_new_tokens=(int, Field(min(50, self.max_new_tokens), ge=1, le=self.max_new_tokens)),
+            temperature=(float, Field(1.0, ge=0.0, le=5.0, description="0: greedy")),
+            top_k=(int | None, Field(None, **top_k, description="sample among the k likeliest tokens")),
+            top_p=(float, Field(1.0, gt=0.0, le=1.0, description="sample within this probability mass")),
+            seed=(int | None, Field(None, ge=0, description="the same seed, the same text")),
+        )
+
+    @cached_property
+    def Response(self) -> type[BaseModel]:
+        return create_model(
+            "Generation",
+            id=(int, Field(description="quote it in POST /feedback with a thumbs up (true) or down")),
+            text=(str, ...),
+            tokens=(int, ...),
+            model_version=(str, ...),
+        )
+
+    def feedback_type(self) -> Any:
+        return bool
+
+    def check(self, model, request: BaseModel) -> None:
+        try:
+            model.check_prompt(request.prompt)
+        except ValueError as error:
+            raise RequestRefused("prompt", str(error)) from None
+        vocab_size = self.vocab_size or getattr(model, "vocab_size", None)
+        if request.top_k is not None and vocab_size is not None and request.top_k > int(vocab_size):
+            raise RequestRefused("top_k", f"must be at most the vocabulary size {vocab_size}, got {request.top_k}")
+
+    def stream(self, model, request: BaseModel) -> Iterator[str]:
+        return model.stream_text(
+            request.prompt, request.max_new_tokens, request.temperature, request.top_k, request.top_p, request.seed
+        )
+
+    def finish(self, request: BaseModel, chunks: list[str]) -> Answer:
+        text = "".join(chunks)
+        return Answer([request.model_dump()], [{"text": text, "tokens": len(chunks)}], logged=[text])
+
+    def answer(self, model, request: BaseModel) -> Answer:
+        return self.finish(request, [str(chunk) for chunk in self.stream(model, request)])
+
+    def respond(self, ids: list[int], answer: Answer, version: str):
+        return self.Response(id=ids[0], model_version=version, **answer.values[0])
+
+    def descriptors(self, vocabulary: bool = False) -> list[Descriptor]:
+        return [
+            *text_descriptor_names("prompt", vocabulary),
+            Descriptor("max_new_tokens"),
+            Descriptor("temperature"),
+            *text_descriptor_names(PREDICTION, False, "answer"),
+        ]
+
+    def request_columns(self, requests, vocabulary) -> dict:
+        return {
+            **text_descriptors(requests["prompt"].tolist(), "prompt", vocabulary),
+            "max_new_tokens": requests["max_new_tokens"].astype(float).to_numpy(),
+            "temperature": requests["temperature"].astype(float).to_numpy(),
+        }
+
+    def answer_columns(self, answers: list) -> dict:
+        return text_descriptors(answers, PREDICTION)
+
+
+def sse(data: dict, event: str | None = None) -> str:
+    """One server-sent event: ``event: NAME`` when named, then ``data: JSON`` and a blank line."""
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data)}\n\n"
+
+
+class Action(Kind):
+    """An action per observation (a policy). Request ``{"observations": [[...], ...]}``, each of
+    ``observation.size`` floats within ``observation.low`` / ``high`` per dimension (None or an
+    infinity: unbounded). Served model: ``act(np.ndarray (n, d)) -> ints``. Feedback: a reward."""
+
+    name = "action"
+
+    @classmethod
+    def declared(cls, features: list[dict]) -> dict:
+        """Each declared feature is one dimension of the observation, with its bounds."""
+        low, high = [column.get("min") for column in features], [column.get("max") for column in features]
+        return {"observation": {"size": len(features), "low": low, "high": high}}
+
+    def __init__(self, spec: dict):
+        super().__init__(spec)
+        observation = spec.get("observation") or {}
+        if "size" not in observation:
+            raise KindError("kind action needs spec['observation']['size'] (the observation's dimensions)")
+        self.size = int(observation["size"])
+        self.low = _limits(observation.get("low"), self.size, "low")
+        self.high = _limits(observation.get("high"), self.size, "high")
+
+    @cached_property
+    def Request(self) -> type[BaseModel]:
+        row = Annotated[list[float], Field(min_length=self.size, max_length=self.size)]
+        low, high = self.low, self.high
+
+        def within_bounds(observations: list[list[float]]) -> list[list[float]]:
+            for i, observation in enumerate(observations):
+                for j, value in enumerate(observation):
+                    if value < low[j]:
+                        raise ValueError(
+                            f"observations[{i}][{j}] = {value} is below dimension {j}'s low bound {low[j]}"
+                        )
+                    if value > high[j]:
+                        raise ValueError(
+                            f"observations[{i}][{j}] = {value} is above dimension {j}'s high bound {high[j]}"
+                        )
+            return observations
+
+        return create_model(
+            "ObservationRequest",
+            __config__=STRICT,
+            __validators__={"bounds": field_validator("observations")(within_bounds)},
+            observations=(Annotated[list[row], Field(min_length=1, max_length=self.max_rows)], ...),
+        )
+
+    @cached_property
+    def ActionAnswer(self) -> type[BaseModel]:
+        return create_model(
+            "ActionAnswer",
+            id=(int, Field(description="quote it in POST /feedback with the reward that followed")),
+            action=(int, ...),
+            model_version=(str, ...),
+        )
+
+    @cached_property
+    def Response(self) -> Any:
+        return list[self.ActionAnswer]
+
+    def feedback_type(self) -> Any:
+        return float
+
+    def answer(self, model, request: BaseModel) -> Answer:
+        observations = np.asarray(request.observations, dtype=np.float64)  # (n, d)
+        actions = np.asarray(model.act(observations))
+        if actions.shape != (len(observations),) or not np.issubdtype(actions.dtype, np.integer):
+            raise AnswerError(f"answered {actions.dtype} of shape {actions.shape}, not one integer action each")
+        records = [{"observation": observation} for observation in request.observations]
+        return Answer(records, [int(action) for action in actions])
+
+    def respond(self, ids: list[int], answer: Answer, version: str) -> list:
+        return [
+            self.ActionAnswer(id=i, action=a, model_version=version) for i, a in zip(ids, answer.values, strict=True)
+        ]
+
+    def descriptors(self, vocabulary: bool = False) -> list[Descriptor]:
+        return [
+            *(Descriptor(f"observation_{j}") for j in range(self.size)),
+            Descriptor(PREDICTION, CATEGORICAL, "answer"),
+        ]
+
+    def request_columns(self, requests, vocabulary) -> dict:
+        observations = _stack(requests["observation"], (self.size,), "observation")
+        return {f"observation_{j}": observations[:, j] for j in range(self.size)}
+
+    def answer_columns(self, answers: list) -> dict:
+        return {PREDICTION: np.array([int(value) for value in answers], dtype=np.int64)}
+
+
+def _limits(values, size: int, which: str) -> list[float]:
+    """Per-dimension bounds, an infinity where none is given."""
+    unbounded = math.inf if which == "high" else -math.inf
+    if values is None:
+        return [unbounded] * size
+    if len(values) != size:
+        raise KindError(f"spec['observation']['{which}'] has {len(values)} values for {size} dimensions")
+    return [unbounded if value is None or not math.isfinite(value) else float(value) for value in values]
+
+
+class RankedDocuments(Kind):
+    """The k best documents for a query. Request ``{"query": "...", "k": 10}``; answer
+    ``{"id", "documents": [{"doc_id", "score", "snippet"}], "model_version"}``. Served model:
+    ``search([query], k) -> [[(doc_id, score), ...]]`` and ``snippet(doc_id, query) -> str``;
+    optional ``vocabulary``. Feedback: the ids of the relevant documents, or a thumbs up/down."""
+
+    name = "ranked_documents"
+
+    @classmethod
+    def declared(cls, features: list[dict]) -> dict:
+        """The query column's declared length bounds the query."""
+        query = features[0] if features else {}
+        return {"retrieval": {"max_k": 100, "max_query_chars": int(query.get("max") or 1000)}}
+
+    def __init__(self, spec: dict):
+        super().__init__(spec)
+        retrieval = spec.get("retrieval") or {}
+        self.max_k = int(retrieval.get("max_k", 100))
+        self.max_query_chars = int(retrieval.get("max_query_chars", 1000))
+
+    @cached_property
+    def Request(self) -> type[BaseModel]:
+        def has_words(query: str) -> str:
+            if not query.strip():
+                raise ValueError("the query is blank")
+            return query
+
+        return create_model(
+            "SearchRequest",
+            __config__=STRICT,
+            __validators__={"words": field_validator("query")(has_words)},
+            query=(str, Field(min_length=1, max_length=self.max_query_chars)),
+            k=(int, Field(min(10, self.max_k), ge=1, le=self.max_k, description="how many documents")),
+        )
+
+    @cached_property
+    def Document(self) -> type[BaseModel]:
+        return create_model("Document", doc_id=(int | str, ...), score=(float, ...), snippet=(str, ...))
+
+    @cached_property
+    def Response(self) -> type[BaseModel]:
+        return create_model(
+            "Ranking",
+            id=(int, Field(description="quote it in POST /feedback with the relevant doc ids (or a thumb)")),
+            documents=(list[self.Document], ...),
+            model_version=(str, ...),
+        )
+
+    def feedback_type(self) -> Any:
+        return bool | Annotated[list[int | str], Field(max_length=self.max_rows)]
+
+    def answer(self, model, request: BaseModel) -> Answer:
+        ranking = model.search([request.query], request.k)[0]
+        documents = [{"doc_id": json_id(doc_id), "score": float(score)} for doc_id, score in ranking]
+        if not all(math.isfinite(document["score"]) for document in documents):
+            raise AnswerError("produced a non-finite score")
+        shown = [
+            {**d, "snippet": str(model.snippet(doc_id, request.query))}
+            for d, (doc_id, _) in zip(documents, ranking, strict=True)
+        ]
+        return Answer([request.model_dump()], [shown], logged=[documents])
+
+    def respond(self, ids: list[int], answer: Answer, version: str):
+        return self.Response(id=ids[0], documents=answer.values[0], model_version=version)
+
+    def descriptors(self, vocabulary: bool = False) -> list[Descriptor]:
+        return [
+            *text_descriptor_names("query", vocabulary),
+            Descriptor("k"),
+            Descriptor(f"{PREDICTION}_top_score", NUMERICAL, "answer"),
+        ]
+
+    def request_columns(self, requests, vocabulary) -> dict:
+        return {
+            **text_descriptors(requests["query"].tolist(), "query", vocabulary),
+            "k": requests["k"].astype(float).to_numpy(),
+        }
+
+    def answer_columns(self, answers: list) -> dict:
+        top = [float(documents[0]["score"]) if len(documents) else 0.0 for documents in answers]  # none found: 0
+        return {f"{PREDICTION}_top_score": np.array(top)}
+
+
+KINDS: dict[str, type[Kind]] = {
+    kind.name: kind
+    for kind in (
+        Number,
+        ClassId,
+        Cluster,
+        Vector,
+        TokenIds,
+        Neighbours,
+        Continuation,
+        SequenceOut,
+        Image,
+        TextGeneration,
+        Action,
+        RankedDocuments,
+    )
+}
+
+
+def kind_for(spec: dict) -> Kind:
+    """The kind object a spec names (``spec["kind"]``), built on that spec."""
+    name = spec.get("kind")
+    if name not in KINDS:
+        raise KindError(f"unknown answer kind {name!r}; known: {', '.join(KINDS)}")
+    return KINDS[name](spec)
