@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pipeline.context import RunContext
-from s2p.files import write_json
+from s2p.files import read_json, write_json
 
 SERVICE = "serving.service:Predictor"
 SERVICE_MODULES = ("serving.service", "serving.inference_log")
@@ -26,11 +26,15 @@ SERVICE_MODULES = ("serving.service", "serving.inference_log")
 
 @dataclass(frozen=True)
 class BentoInfo:
-    tag: str
-    model_tag: str
-    model_version: str
+    tag: str | None  # None: no champion yet (the gate refused every version), nothing packaged
+    model_tag: str | None
+    model_version: str | None
     build_context: str
     reused: bool
+    note: str = ""
+
+    def describe(self) -> str:
+        return self.note or f"bento {self.tag} ({'reused' if self.reused else 'built'})"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,11 +104,22 @@ def run_package(ctx: RunContext) -> BentoInfo:
     os.environ["BENTOML_HOME"] = str(ctx.stores.bentoml_home)
     import bentoml
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     from pipeline.registry import CHAMPION, mlflow_client
 
     client = mlflow_client(ctx.stores)
-    champion = client.get_model_version_by_alias(ctx.model_name, CHAMPION)
+    try:
+        champion = client.get_model_version_by_alias(ctx.model_name, CHAMPION)
+    except MlflowException:  # the gate refused every version so far: nothing to serve, and no error
+        reason = (
+            read_json(ctx.paths.registry_decision).get("reason", "") if ctx.paths.registry_decision.exists() else ""
+        )
+        info = BentoInfo(
+            None, None, None, str(ctx.paths.bento_build), reused=False, note=f"no champion to package ({reason})"
+        )
+        write_json(ctx.paths.bento, info.to_dict())
+        return info
     challenger = _challenger(client, ctx, champion) if ctx.params.serving.mode != "single" else None
     identity = "|".join(
         [

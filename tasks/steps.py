@@ -113,7 +113,7 @@ def _register(ctx: RunContext, run):
 
 def _package(ctx: RunContext, run):
     info = run(ctx)
-    get_run_logger().info("package: bento %s (%s)", info.tag, "reused" if info.reused else "built")
+    get_run_logger().info("package: %s", info.describe())
     return info
 
 

@@ -1,6 +1,7 @@
 """Every deliverable of the catalog through its whole flow, at tiny size, on the real stack
 (Prefect, Great Expectations, Feast, MLflow, BentoML), then the parity table over all of them."""
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -153,3 +154,72 @@ def test_served_deep_models_read_images_and_sequences(runs, deliverable, row, ch
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def _served_new_kind(runs, deliverable, exchange):
+    _, base = runs
+    saved = dict(os.environ)
+    os.environ.update(store_variables(base))
+    try:
+        with served(deliverable) as url:
+            exchange(url)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def test_gpt_mini_answers_whole_and_streams_tokens(runs):
+    body = {"prompt": "ROMEO:", "max_new_tokens": 12, "temperature": 0.8, "top_k": 20, "top_p": 0.9, "seed": 1}
+
+    def exchange(url):
+        whole = httpx.post(f"{url}/predict", json=body, timeout=30)
+        assert whole.status_code == 200, whole.text
+        assert whole.json()["tokens"] == 12 and isinstance(whole.json()["text"], str)
+        with httpx.stream("POST", f"{url}/stream", json=body, timeout=30) as streamed:
+            assert streamed.headers["content-type"].startswith("text/event-stream")
+            events = [line for line in streamed.iter_lines() if line.startswith("data: ")]
+        assert len(events) == 12 + 1  # one event per token, then the final one with the whole text
+        assert json.loads(events[-1].removeprefix("data: "))["text"] == whole.json()["text"]  # same seed
+        refused = httpx.post(f"{url}/stream", json={**body, "top_p": 1.5}, timeout=30)
+        assert refused.status_code == 400 and "top_p" in refused.text
+
+    _served_new_kind(runs, "gpt_mini", exchange)
+
+
+def test_dqn_answers_an_action_per_observation_within_bounds(runs):
+    def exchange(url):
+        answer = httpx.post(f"{url}/predict", json={"observations": [[0.0, 0.1, 0.02, -0.1]] * 2}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert [a["action"] in (0, 1) for a in answer.json()] == [True, True]
+        refused = httpx.post(f"{url}/predict", json={"observations": [[0.0, 0.1, 0.9, -0.1]]}, timeout=30)
+        assert refused.status_code == 400 and "observations[0][2]" in refused.text  # the pole angle's bound
+
+    _served_new_kind(runs, "dqn", exchange)
+
+
+def test_hybrid_search_answers_ranked_documents_with_snippets(runs):
+    def exchange(url):
+        answer = httpx.post(f"{url}/predict", json={"query": "a natural stream of water", "k": 3}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        documents = answer.json()["documents"]
+        assert len(documents) == 3 and all(d["snippet"] for d in documents)
+        assert [d["score"] for d in documents] == sorted((d["score"] for d in documents), reverse=True)
+        refused = httpx.post(f"{url}/predict", json={"query": "water", "k": 1000}, timeout=30)
+        assert refused.status_code == 400 and "k" in refused.text
+
+    _served_new_kind(runs, "hybrid_search", exchange)
+
+
+def test_the_fairness_audits_mitigated_model_serves_income_rows(runs):
+    from models.phase9.income.data import adult
+
+    row = {name: int(value) for name, value in adult(1).drop(columns=["income"]).iloc[0].items()}
+
+    def exchange(url):
+        answer = httpx.post(f"{url}/predict", json={"rows": [row]}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()[0]["prediction"] in (0, 1)
+
+    summary = runs[0]["fairness_audit"]
+    assert summary["feature_store"].startswith("none") and summary["recipe"] == "audit"
+    _served_new_kind(runs, "fairness_audit", exchange)
