@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.context import RunContext
-from pipeline.evaluate import Evaluation
-from pipeline.train import TrainResult, build_estimator
+from pipeline.evaluate import Evaluation, record_evaluation
+from pipeline.train import TrainResult, fit_timed, side
 from pipeline.validate import Failure, ValidationFailed, ValidationReport, accept_candidate, check_frame
 from s2p.files import atomic_path, read_json, read_pickle, write_json, write_pickle
 from s2p.metrics import compute
@@ -140,30 +140,24 @@ def champion_model(ctx: RunContext):
     return load_registered(recorded["upstream"], recorded["version"])
 
 
-def _mitigate(ctx: RunContext, import_path: str, params: dict, where: str, path, report) -> TrainResult:
-    import time
-
+def _mitigate(ctx: RunContext, who: str) -> TrainResult:
     (X, y), _ = audit_parts(ctx)
-    estimator = build_estimator(import_path, {**params, "estimator": champion_model(ctx)}, ctx.params.seed, where)
-    started = time.perf_counter()
-    estimator.fit(X, y)
-    elapsed = time.perf_counter() - started
-    write_pickle(path, estimator)
-    result = TrainResult(import_path, "cpu", elapsed, 0, 0, None, [], len(y) / elapsed if elapsed else None)
-    write_json(report, result.to_dict())
+    chosen = side(ctx, who)
+    estimator, elapsed = fit_timed(
+        ctx, chosen, lambda mitigation: mitigation.fit(X, y), {"estimator": champion_model(ctx)}
+    )
+    write_pickle(chosen.pickle_path, estimator)
+    result = TrainResult(chosen.import_path, "cpu", elapsed, 0, 0, None, [], len(y) / elapsed if elapsed else None)
+    write_json(chosen.report, result.to_dict())
     return result
 
 
 def mitigate(ctx: RunContext) -> TrainResult:
-    d, paths = ctx.deliverable, ctx.paths
-    return _mitigate(ctx, d.model, dict(ctx.params.model), f"deliverables.{d.id}.model", paths.model,
-                     paths.training_report)  # fmt: skip
+    return _mitigate(ctx, "ours")
 
 
 def mitigate_reference(ctx: RunContext) -> TrainResult:
-    d, paths = ctx.deliverable, ctx.paths
-    return _mitigate(ctx, d.reference, dict(ctx.params.reference), f"deliverables.{d.id}.reference",
-                     paths.reference_model, paths.reference_report)  # fmt: skip
+    return _mitigate(ctx, "reference")
 
 
 def evaluate_audit(ctx: RunContext) -> Evaluation:
@@ -192,14 +186,4 @@ def evaluate_audit(ctx: RunContext) -> Evaluation:
         group_labels={0: "female", 1: "male"},
         decision=decision,
     )
-    training, reference_training = read_json(paths.training_report), read_json(paths.reference_report)
-    evaluation = Evaluation(
-        ours=scores["ours"],
-        reference=scores["reference"],
-        delta={name: scores["ours"][name] - scores["reference"][name] for name in d.metrics},
-        fit_seconds={"ours": training["fit_seconds"], "reference": reference_training["fit_seconds"]},
-        test_rows=len(y),
-        plots=[str(path) for path in report.files.values()],
-    )
-    write_json(paths.metrics, evaluation.to_dict())
-    return evaluation
+    return record_evaluation(ctx, scores, len(y), report.files.values())

@@ -17,7 +17,6 @@ Register and package are the shared steps (pipeline/registry.py, pipeline/packag
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -25,8 +24,8 @@ import pandas as pd
 
 from pipeline.artifacts import load_fitted, save_fitted
 from pipeline.context import RunContext
-from pipeline.evaluate import Evaluation
-from pipeline.train import TrainResult, build_estimator, seed_everything, select_device
+from pipeline.evaluate import Evaluation, record_evaluation
+from pipeline.train import TrainResult, fit_timed, seed_everything, select_device, side
 from pipeline.validate import ValidationReport, accept_candidate, check_frame
 from s2p.files import atomic_path, write_json
 from s2p.imports import import_object
@@ -140,21 +139,19 @@ def load_tokens(ctx: RunContext):
         return saved["train"], saved["val"], tokenizer_class.from_json(str(saved["tokenizer"]))
 
 
-def _fit(ctx: RunContext, import_path: str, params: dict, where: str, pickle_path, directory, report) -> TrainResult:
+def _fit(ctx: RunContext, who: str) -> TrainResult:
     from models.generation import TextGenerator
 
     seed_everything(ctx.params.seed, uses_torch=True)
     device = select_device(uses_torch=True)
     train, val, tokenizer = load_tokens(ctx)
-    params = {"device": device, **params, "vocab_size": tokenizer.vocab_size}
-    estimator = build_estimator(import_path, params, ctx.params.seed, where)
-    started = time.perf_counter()
-    estimator.fit(train, val)
-    elapsed = time.perf_counter() - started
-    save_fitted(TextGenerator(tokenizer, estimator), pickle_path, directory)
+    chosen = side(ctx, who)
+    extra = {"device": chosen.params.get("device", device), "vocab_size": tokenizer.vocab_size}
+    estimator, elapsed = fit_timed(ctx, chosen, lambda model: model.fit(train, val), extra)
+    save_fitted(TextGenerator(tokenizer, estimator), chosen.pickle_path, chosen.directory)
     history = [float(loss) for loss in estimator.loss_history_]
     result = TrainResult(
-        estimator=import_path,
+        estimator=chosen.import_path,
         device=str(getattr(estimator, "device_", device)),
         fit_seconds=elapsed,
         epochs=len(history),  # training iterations
@@ -167,20 +164,16 @@ def _fit(ctx: RunContext, import_path: str, params: dict, where: str, pickle_pat
         "val_loss_history": list(estimator.val_loss_history_),
         "eval_iterations": list(estimator.eval_iterations_),
     }
-    write_json(report, result.to_dict() | validation)
+    write_json(chosen.report, result.to_dict() | validation)
     return result
 
 
 def train_language_model(ctx: RunContext) -> TrainResult:
-    d, paths = ctx.deliverable, ctx.paths
-    return _fit(ctx, d.model, dict(ctx.params.model), f"deliverables.{d.id}.model", paths.model, paths.model_dir,
-                paths.training_report)  # fmt: skip
+    return _fit(ctx, "ours")
 
 
 def fit_reference_language_model(ctx: RunContext) -> TrainResult:
-    d, paths = ctx.deliverable, ctx.paths
-    return _fit(ctx, d.reference, dict(ctx.params.reference), f"deliverables.{d.id}.reference",
-                paths.reference_model, paths.reference_dir, paths.reference_report)  # fmt: skip
+    return _fit(ctx, "reference")
 
 
 def evaluate_language_model(ctx: RunContext) -> Evaluation:
@@ -194,21 +187,13 @@ def evaluate_language_model(ctx: RunContext) -> Evaluation:
         "reference": load_fitted(paths.reference_model, paths.reference_dir),
     }
     scores = {name: compute(d.metrics, None, None, val, generator, d) for name, generator in models.items()}
-    training, reference_training = read_json(paths.training_report), read_json(paths.reference_report)
+    reports = {"ours": read_json(paths.training_report), "reference": read_json(paths.reference_report)}
     samples = {name: generator.generate_text("\n", max_new_tokens=200, temperature=0.8, top_k=20, seed=ctx.params.seed)
                for name, generator in models.items()}  # fmt: skip
-    reports = {"ours": training, "reference": reference_training}
-    data = PlotData(d, train, None, val, None, models, samples, training["loss_history"], ctx.params.seed, reports)
-    plots = draw(d.plots, data, paths.plots)
-    evaluation = Evaluation(
-        ours=scores["ours"],
-        reference=scores["reference"],
-        delta={name: scores["ours"][name] - scores["reference"][name] for name in d.metrics},
-        fit_seconds={"ours": training["fit_seconds"], "reference": reference_training["fit_seconds"]},
-        test_rows=len(val),
-        plots=[str(path) for path in plots],
+    data = PlotData(
+        d, train, None, val, None, models, samples, reports["ours"]["loss_history"], ctx.params.seed, reports
     )
-    write_json(paths.metrics, evaluation.to_dict())
+    evaluation = record_evaluation(ctx, scores, len(val), draw(d.plots, data, paths.plots))
     with atomic_path(paths.artifacts / "samples.json") as temporary:
         temporary.write_text(json.dumps(samples, indent=1))
     return evaluation

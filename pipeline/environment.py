@@ -14,15 +14,14 @@ Register and package are the shared steps; the service takes observations and an
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from pipeline.artifacts import load_fitted, save_fitted
 from pipeline.context import RunContext
-from pipeline.evaluate import Evaluation
-from pipeline.train import TrainResult, build_estimator, seed_everything, select_device
+from pipeline.evaluate import Evaluation, record_evaluation
+from pipeline.train import TrainResult, fit_timed, seed_everything, select_device, side
 from pipeline.validate import Failure, ValidationFailed, ValidationReport, accept_candidate, check_frame
 from s2p.files import atomic_path, read_json, write_json
 from s2p.imports import import_object
@@ -103,17 +102,16 @@ def validate_rollouts(ctx: RunContext) -> ValidationReport:
     return report
 
 
-def _fit(ctx: RunContext, import_path: str, params: dict, where: str, pickle_path, directory, report) -> TrainResult:
+def _fit(ctx: RunContext, who: str) -> TrainResult:
     seed_everything(ctx.params.seed, uses_torch=True)
     device = select_device(uses_torch=True)
-    estimator = build_estimator(import_path, {"device": device, **params}, ctx.params.seed, where)
-    started = time.perf_counter()
-    estimator.fit(ctx.deliverable.environment)
-    elapsed = time.perf_counter() - started
-    save_fitted(estimator, pickle_path, directory)
+    chosen = side(ctx, who)
+    extra = {"device": chosen.params.get("device", device)}
+    estimator, elapsed = fit_timed(ctx, chosen, lambda agent: agent.fit(ctx.deliverable.environment), extra)
+    save_fitted(estimator, chosen.pickle_path, chosen.directory)
     returns = [float(r) for r in estimator.episode_returns_]
     result = TrainResult(
-        estimator=import_path,
+        estimator=chosen.import_path,
         device=str(getattr(estimator, "device_", device)),
         fit_seconds=elapsed,
         epochs=len(returns),  # training episodes
@@ -122,20 +120,16 @@ def _fit(ctx: RunContext, import_path: str, params: dict, where: str, pickle_pat
         loss_history=[float(loss) for loss in getattr(estimator, "loss_history_", [])][-2000:],
         samples_per_second=getattr(estimator, "steps_per_second_", None),  # environment steps
     )
-    write_json(report, result.to_dict() | {"episode_returns": returns})
+    write_json(chosen.report, result.to_dict() | {"episode_returns": returns})
     return result
 
 
 def train_policy(ctx: RunContext) -> TrainResult:
-    d, paths = ctx.deliverable, ctx.paths
-    return _fit(ctx, d.model, dict(ctx.params.model), f"deliverables.{d.id}.model", paths.model, paths.model_dir,
-                paths.training_report)  # fmt: skip
+    return _fit(ctx, "ours")
 
 
 def train_reference_policy(ctx: RunContext) -> TrainResult:
-    d, paths = ctx.deliverable, ctx.paths
-    return _fit(ctx, d.reference, dict(ctx.params.reference), f"deliverables.{d.id}.reference",
-                paths.reference_model, paths.reference_dir, paths.reference_report)  # fmt: skip
+    return _fit(ctx, "reference")
 
 
 def evaluate_policies(ctx: RunContext) -> Evaluation:
@@ -148,17 +142,6 @@ def evaluate_policies(ctx: RunContext) -> Evaluation:
     }
     episodes = {"env_id": d.environment, "seed": ctx.params.seed + 1000}  # evaluation seeds unseen in training
     scores = {name: compute(d.metrics, None, None, episodes, model, d) for name, model in models.items()}
-    training, reference_training = read_json(paths.training_report), read_json(paths.reference_report)
-    reports = {"ours": training, "reference": reference_training}
-    data = PlotData(d, None, None, None, None, models, {}, training["loss_history"], ctx.params.seed, reports)
-    plots = draw(d.plots, data, paths.plots)
-    evaluation = Evaluation(
-        ours=scores["ours"],
-        reference=scores["reference"],
-        delta={name: scores["ours"][name] - scores["reference"][name] for name in d.metrics},
-        fit_seconds={"ours": training["fit_seconds"], "reference": reference_training["fit_seconds"]},
-        test_rows=20,
-        plots=[str(path) for path in plots],
-    )
-    write_json(paths.metrics, evaluation.to_dict())
-    return evaluation
+    reports = {"ours": read_json(paths.training_report), "reference": read_json(paths.reference_report)}
+    data = PlotData(d, None, None, None, None, models, {}, reports["ours"]["loss_history"], ctx.params.seed, reports)
+    return record_evaluation(ctx, scores, 20, draw(d.plots, data, paths.plots))

@@ -38,14 +38,22 @@ def run_evaluate(ctx: RunContext) -> Evaluation:
         name: metric_functions.compute(d.metrics, y, outputs[name], X, model, d) for name, model in models.items()
     }
     training, reference_training = read_json(ctx.paths.training_report), read_json(ctx.paths.reference_report)
-    data = PlotData(d, X_train, y_train, X, y, models, outputs, training["loss_history"], ctx.params.seed)
+    reports = {"ours": training, "reference": reference_training}
+    data = PlotData(d, X_train, y_train, X, y, models, outputs, training["loss_history"], ctx.params.seed, reports)
     plots = draw(d.plots, data, ctx.paths.plots)
+    return record_evaluation(ctx, scores, len(y), plots)
+
+
+def record_evaluation(ctx: RunContext, scores: dict[str, dict[str, float]], test_rows: int, plots) -> Evaluation:
+    """Both models' held-out scores, their fit times (training reports) and the plots, as metrics.json."""
+    d = ctx.deliverable
+    training, reference_training = read_json(ctx.paths.training_report), read_json(ctx.paths.reference_report)
     evaluation = Evaluation(
         ours=scores["ours"],
         reference=scores["reference"],
         delta={name: scores["ours"][name] - scores["reference"][name] for name in d.metrics},
         fit_seconds={"ours": training["fit_seconds"], "reference": reference_training["fit_seconds"]},
-        test_rows=len(y),
+        test_rows=test_rows,
         plots=[str(path) for path in plots],
     )
     write_json(ctx.paths.metrics, evaluation.to_dict())

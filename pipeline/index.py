@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import asdict, dataclass
 
 import pandas as pd
 
 from pipeline.context import RunContext
-from pipeline.evaluate import Evaluation
-from pipeline.train import TrainResult, build_estimator, seed_everything
+from pipeline.evaluate import Evaluation, record_evaluation
+from pipeline.train import TrainResult, fit_timed, seed_everything, side
 from pipeline.validate import ValidationFailed, ValidationReport, accept_candidate, check_frame
 from s2p.files import atomic_path, read_json, read_pickle, write_json, write_pickle
 from s2p.imports import import_object
@@ -122,28 +121,24 @@ def validate_documents(ctx: RunContext) -> ValidationReport:
     return report
 
 
-def _fit(ctx: RunContext, import_path: str, params: dict, where: str, path, report) -> TrainResult:
+def _fit(ctx: RunContext, who: str) -> TrainResult:
     seed_everything(ctx.params.seed, uses_torch=False)
     documents = pd.read_parquet(ctx.paths.documents)
-    estimator = build_estimator(import_path, dict(params), ctx.params.seed, where)
-    started = time.perf_counter()
-    estimator.fit(documents)
-    elapsed = time.perf_counter() - started
-    write_pickle(path, estimator)
-    result = TrainResult(import_path, "cpu", elapsed, 0, 0, None, [], len(documents) / elapsed if elapsed else None)
-    write_json(report, result.to_dict())
+    chosen = side(ctx, who)
+    estimator, elapsed = fit_timed(ctx, chosen, lambda searcher: searcher.fit(documents))
+    write_pickle(chosen.pickle_path, estimator)  # numpy arrays and a serialized faiss index
+    rate = len(documents) / elapsed if elapsed else None  # documents indexed per second
+    result = TrainResult(chosen.import_path, "cpu", elapsed, 0, 0, None, [], rate)
+    write_json(chosen.report, result.to_dict())
     return result
 
 
 def build_index(ctx: RunContext) -> TrainResult:
-    d, paths = ctx.deliverable, ctx.paths
-    return _fit(ctx, d.model, ctx.params.model, f"deliverables.{d.id}.model", paths.model, paths.training_report)
+    return _fit(ctx, "ours")
 
 
 def build_reference_index(ctx: RunContext) -> TrainResult:
-    d, paths = ctx.deliverable, ctx.paths
-    where = f"deliverables.{d.id}.reference"
-    return _fit(ctx, d.reference, ctx.params.reference, where, paths.reference_model, paths.reference_report)
+    return _fit(ctx, "reference")
 
 
 def load_queries(ctx: RunContext) -> pd.DataFrame:
@@ -162,17 +157,6 @@ def evaluate_retrieval(ctx: RunContext) -> Evaluation:
     served = {name: every[name][model.served_retriever_] for name, model in models.items()}
     scores = {name: {metric: float(served[name][metric]) for metric in d.metrics} for name in models}
     write_json(paths.artifacts / "retrievers.json", every)
-    training, reference_training = read_json(paths.training_report), read_json(paths.reference_report)
-    reports = {"ours": training, "reference": reference_training}
+    reports = {"ours": read_json(paths.training_report), "reference": read_json(paths.reference_report)}
     data = PlotData(d, None, None, queries, None, models, every, [], ctx.params.seed, reports)
-    plots = draw(d.plots, data, paths.plots)
-    evaluation = Evaluation(
-        ours=scores["ours"],
-        reference=scores["reference"],
-        delta={name: scores["ours"][name] - scores["reference"][name] for name in d.metrics},
-        fit_seconds={"ours": training["fit_seconds"], "reference": reference_training["fit_seconds"]},
-        test_rows=len(queries),
-        plots=[str(path) for path in plots],
-    )
-    write_json(paths.metrics, evaluation.to_dict())
-    return evaluation
+    return record_evaluation(ctx, scores, len(queries), draw(d.plots, data, paths.plots))

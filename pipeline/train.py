@@ -191,3 +191,33 @@ def fit_reference(ctx: RunContext) -> TrainResult:
     )  # fmt: skip
     write_json(ctx.paths.reference_report, result.to_dict())
     return result
+
+
+@dataclass(frozen=True)
+class Side:
+    """One of the two models a run fits, ours or the reference: what to build and where it goes."""
+
+    who: str  # "ours" | "reference"
+    import_path: str
+    params: dict
+    where: str  # the params.yaml key, for error messages
+    pickle_path: Any
+    directory: Any
+    report: Any
+
+
+def side(ctx: RunContext, who: str) -> Side:
+    d, paths = ctx.deliverable, ctx.paths
+    if who == "ours":
+        return Side(who, d.model, dict(ctx.params.model), f"deliverables.{d.id}.model", paths.model, paths.model_dir,
+                    paths.training_report)  # fmt: skip
+    return Side(who, d.reference, dict(ctx.params.reference), f"deliverables.{d.id}.reference",
+                paths.reference_model, paths.reference_dir, paths.reference_report)  # fmt: skip
+
+
+def fit_timed(ctx: RunContext, chosen: Side, fit, extra: dict | None = None):
+    """Build ``chosen``'s estimator (``extra`` over its params), run ``fit(estimator)`` and time it."""
+    estimator = build_estimator(chosen.import_path, {**chosen.params, **(extra or {})}, ctx.params.seed, chosen.where)
+    started = time.perf_counter()
+    fit(estimator)
+    return estimator, time.perf_counter() - started
