@@ -1,6 +1,8 @@
 """dvc.yaml is generated from the catalog and params.yaml, and each stage depends on exactly its code,
 inputs and parameters; the catalog collects one declaration per folder; params have typed defaults and sizes."""
 
+from pathlib import Path
+
 import yaml
 
 from pipeline.dvcgen import generate
@@ -94,3 +96,52 @@ def test_bad_sizes_and_defaults_fail_naming_the_key(tmp_path):
     file.write_text("defaults:\n  sede: 1\ndeliverables: {}\n")
     with pytest.raises(ConfigError, match="defaults: unknown key\\(s\\) sede"):
         load_params(file)
+
+
+def test_adding_a_deliverable_touches_its_folder_its_params_section_and_its_test_module_only(tmp_path):
+    """In a copy of the repository: a new deliverable (a folder with its declaration, a params section, a
+    test module) appears in the catalog and in the regenerated dvc.yaml with its own stages; the only
+    other file that changes is dvc.yaml, which is generated."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in listed.splitlines():
+        if (ROOT / name).is_file():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, tmp_path / name)
+    git = ["git", "-c", "user.email=ci@s2p", "-c", "user.name=ci"]
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "copy"], cwd=tmp_path, check=True)
+
+    folder = tmp_path / "models/phase1/ridge_regression"
+    folder.mkdir()
+    (folder / "__init__.py").write_text('"""Ridge regression (a deliverable added by a test)."""\n')
+    (folder / "deliverable.py").write_text(
+        "from s2p.catalog import Column, Deliverable, Gate\n"
+        "from s2p.columns import diabetes_columns\n\n"
+        "DELIVERABLE = Deliverable(\n"
+        '    id="ridge_regression", order=13, phase="1", title="Ridge", task="regression",\n'
+        '    source="s2p.sources:diabetes", features=diabetes_columns(),\n'
+        '    target=Column("progression", "float", 0, 400),\n'
+        '    model="models.phase1.linear_regression.model:LinearRegression",\n'
+        '    reference="sklearn.linear_model:Ridge", metrics=("rmse",), gate=Gate("rmse", False),\n'
+        ")\n"
+    )
+    with (tmp_path / "params.yaml").open("a") as params:
+        params.write("  ridge_regression:\n    model: {solver: ols}\n    reference: {alpha: 0.0}\n")
+    (tmp_path / "tests/deliverables/test_ridge_regression.py").write_text("def test_nothing_yet():\n    pass\n")
+
+    env = {"PYTHONPATH": str(tmp_path), "PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path)}
+    run = [sys.executable, "-m", "s2p.cli"]
+    assert subprocess.run([*run, "dvc-yaml"], cwd=tmp_path, env=env, capture_output=True).returncode == 0
+    listed = json.loads(subprocess.run([*run, "list", "--json"], cwd=tmp_path, env=env, capture_output=True).stdout)
+    assert "ridge_regression" in [entry["id"] for entry in listed]
+    assert "ridge_regression.train" in yaml.safe_load((tmp_path / "dvc.yaml").read_text())["stages"]
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=tmp_path, capture_output=True, text=True).stdout
+    changed = sorted(line[3:] for line in status.splitlines())
+    assert changed == ["dvc.yaml", "models/phase1/ridge_regression/", "params.yaml",
+                       "tests/deliverables/test_ridge_regression.py"]  # fmt: skip
