@@ -223,3 +223,37 @@ def test_the_fairness_audits_mitigated_model_serves_income_rows(runs):
     summary = runs[0]["fairness_audit"]
     assert summary["feature_store"].startswith("none") and summary["recipe"] == "audit"
     _served_new_kind(runs, "fairness_audit", exchange)
+
+
+#: Served traffic unlike the data each model learned from: the monitor of its kind must flag it.
+DRIFTING_TRAFFIC = {
+    "gpt_mini": ("/predict", lambda i: {"prompt": "zzzz qqqq xxxx " * (1 + i % 5), "max_new_tokens": 2, "seed": i}),
+    "dqn": ("/predict", lambda i: {"observations": [[2.0 + i / 100, 5.0, 0.3, -5.0]]}),
+    "hybrid_search": ("/predict", lambda i: {"query": "quantum chromodynamics lattice gauge " * (1 + i % 4), "k": 3}),
+}
+
+
+@pytest.mark.parametrize("deliverable", sorted(DRIFTING_TRAFFIC))
+def test_served_traffic_of_the_new_kinds_is_monitored_for_drift(runs, deliverable):
+    """Requests, through the real service, compared with the recipe's reference requests by Evidently
+    with the kind's descriptors (text length and out-of-vocabulary share, observation dimensions)."""
+    from pipeline.context import load_context
+    from pipeline.monitor import run_monitor
+
+    route, body = DRIFTING_TRAFFIC[deliverable]
+
+    def exchange(url):
+        for i in range(40):
+            assert httpx.post(f"{url}{route}", json=body(i), timeout=30).status_code == 200
+
+    _served_new_kind(runs, deliverable, exchange)
+    _, base = runs
+    saved = dict(os.environ)
+    os.environ.update(store_variables(base))
+    try:
+        result = run_monitor(load_context(deliverable))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert result.current_rows >= 40 and Path(result.html).stat().st_size > 0
+    assert result.drift_detected, result.to_dict()
