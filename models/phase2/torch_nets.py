@@ -23,7 +23,7 @@ class CharModel(nn.Module):
 class MultiHeadAttention(nn.Module):
     """Multi-head scaled dot-product attention written out in torch ops, with the parameter layout of
     nn.MultiheadAttention (in_proj_weight / in_proj_bias for q, k, v stacked; out_proj), so that the
-    two load each other's weights and give the same outputs (tests/unit/test_attention.py)."""
+    two load each other's weights and give the same outputs (tests/deliverables/test_attention.py)."""
 
     def __init__(self, d_model: int, heads: int):
         super().__init__()

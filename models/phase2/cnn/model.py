@@ -3,7 +3,7 @@
     conv 5x5 (padding 2) -> ReLU -> pool 2 -> conv 5x5 -> ReLU -> pool 2 -> dense -> ReLU -> dense
 
 Convolution and pooling are models/phase2/layers.py (im2col; forward and backward equal
-torch.nn.functional's to 1e-6, tests/unit/test_deep_layers.py). ``TorchCNNClassifier`` is the same
+torch.nn.functional's to 1e-6, tests/deliverables/test_cnn.py). ``TorchCNNClassifier`` is the same
 architecture in torch, trained by the project's torch loop: on cuda in mixed precision.
 """
 

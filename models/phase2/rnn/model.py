@@ -2,7 +2,7 @@
 character-level language model built on them, beside the same model in PyTorch.
 
 The cells use torch's weight layout and gate order, so torch.nn.RNNCell / GRUCell / LSTMCell with
-copied weights give the same outputs and gradients (tests/unit/test_rnn.py, 1e-6):
+copied weights give the same outputs and gradients (tests/deliverables/test_rnn.py, 1e-6):
 
     rnn   h' = tanh(W_ih x + b_ih + W_hh h + b_hh)
     gru   r, z = sigmoid(W_i{r,z} x + b_i{r,z} + W_h{r,z} h + b_h{r,z})

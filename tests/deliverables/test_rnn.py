@@ -1,4 +1,4 @@
-"""The NumPy recurrent cells and the character language model against torch (float64)."""
+"""The ``rnn`` deliverable: the NumPy recurrent cells and the character language model against torch (float64)."""
 
 import numpy as np
 import pytest
@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from models.phase2.rnn import model as rnn
 
 RNG = np.random.default_rng(0)
+
 TORCH_CELLS = {"rnn": torch.nn.RNNCell, "gru": torch.nn.GRUCell, "lstm": torch.nn.LSTMCell}
 
 

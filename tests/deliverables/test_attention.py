@@ -1,4 +1,4 @@
-"""Attention in NumPy and in torch ops against torch.nn.MultiheadAttention."""
+"""The ``attention`` deliverable: attention in NumPy and in torch ops against torch.nn.MultiheadAttention."""
 
 import numpy as np
 import pytest
