@@ -156,6 +156,13 @@ class Kind:
         (as dicts): the bounds of a prompt, an observation, a query. Packaging writes it into the spec."""
         return {}
 
+    def parameter(self, requests, name: str) -> np.ndarray:
+        """A request-time parameter of logged or recorded requests as numbers; recorded requests that
+        leave it out (a recipe's reference prompts, queries) took the request's default."""
+        if name in requests.columns:
+            return requests[name].astype(float).to_numpy()
+        return np.full(len(requests), float(self.Request.model_fields[name].default))
+
     # -- serving --------------------------------------------------------------------------------
     @cached_property
     def Request(self) -> type[BaseModel]:
@@ -600,8 +607,8 @@ class TextGeneration(Kind):
     def request_columns(self, requests, vocabulary) -> dict:
         return {
             **text_descriptors(requests["prompt"].tolist(), "prompt", vocabulary),
-            "max_new_tokens": requests["max_new_tokens"].astype(float).to_numpy(),
-            "temperature": requests["temperature"].astype(float).to_numpy(),
+            "max_new_tokens": self.parameter(requests, "max_new_tokens"),
+            "temperature": self.parameter(requests, "temperature"),
         }
 
     def answer_columns(self, answers: list) -> dict:
@@ -789,7 +796,7 @@ class RankedDocuments(Kind):
     def request_columns(self, requests, vocabulary) -> dict:
         return {
             **text_descriptors(requests["query"].tolist(), "query", vocabulary),
-            "k": requests["k"].astype(float).to_numpy(),
+            "k": self.parameter(requests, "k"),
         }
 
     def answer_columns(self, answers: list) -> dict:
