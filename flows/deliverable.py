@@ -90,9 +90,14 @@ class _GroupCache:
         return cache.lookup(step, kwargs) if cache else (False, None, "no cache")
 
     def record(self, step, kwargs, result):
+        """Record a finished stage in dvc.lock. The step itself succeeded: a stage DVC cannot record (an
+        output it declares is missing) is logged, and `dvc repro` runs that stage again."""
         cache = self.caches.get(step.group)
         if cache:
-            cache.record(step, kwargs, result)
+            try:
+                cache.record(step, kwargs, result)
+            except Exception as error:
+                get_run_logger().warning("%s: not recorded in dvc.lock (%s)", step.stage, error)
 
 
 def _cache_for(ctx: RunContext, force: bool, overridden: bool):

@@ -278,6 +278,7 @@ def draw(names: tuple[str, ...], data: PlotData, folder: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     known = known_plots(data.deliverable)
+    folder.mkdir(parents=True, exist_ok=True)  # DVC's plots output, even for a deliverable that draws none
     unknown = sorted(set(names) - set(known))
     if unknown:
         raise KeyError(f"unknown plot(s) {unknown}; known: {sorted(known)}")

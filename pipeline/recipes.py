@@ -174,7 +174,7 @@ AUDIT = Recipe(
             ("audit_set", "reference_requests", "validation_report"),
         ),
         "train": (("audit_set",), _TRAIN_OUTS),
-        "evaluate": (("audit_set", "model", "reference_model"), (*_EVALUATE_OUTS, "report")),
+        "evaluate": (("audit_set", "model", "reference_model"), ("registry_decision", "metrics", "report")),
         "package": (("registry_decision",), ("bento",)),
     },
     feature_store="none of its own: it audits its upstream's rows, whose features the upstream's Feast view holds",
