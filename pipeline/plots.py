@@ -8,6 +8,7 @@ only one deliverable draws lives in its folder's plots.py (``PLOTS``), found by 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,8 +271,18 @@ def known_plots(deliverable: Deliverable) -> dict[str, Callable[[PlotData], tupl
     return PLOTS | importlib.import_module(own_module).PLOTS
 
 
+#: matplotlib is not thread-safe: two flows' evaluate steps drawing at once in the syllabus flow's threads
+#: broke its mathtext parser (a log axis's "10^{1}" label: ParseException). One figure at a time.
+_DRAWING = threading.Lock()
+
+
 def draw(names: tuple[str, ...], data: PlotData, folder: Path) -> list[Path]:
     """Draw the named plots into ``folder`` (PNG, atomically); returns the files written."""
+    with _DRAWING:
+        return _draw(names, data, folder)
+
+
+def _draw(names: tuple[str, ...], data: PlotData, folder: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
