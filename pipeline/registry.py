@@ -119,9 +119,21 @@ def champion_score(ctx: RunContext, client) -> tuple[str | None, float | None, s
 
 
 def decide(ctx: RunContext, challenger: float, champion_version, champion: float | None, basis: str, scores=None):
+    """Whether the challenger becomes champion, and why: the gate's limits and bar first, then the champion."""
+    promoted, reason = _decide(ctx, challenger, champion_version, champion, basis, scores or {})
+    gate = ctx.deliverable.gate
+    within = [
+        f"{name} {scores[name]:.4g} within [{low}, {high}]" for name, low, high in gate.limits if name in (scores or {})
+    ]
+    if gate.threshold is not None and promoted:
+        within.insert(0, f"{gate.metric} {challenger:.4g} meets the threshold {gate.threshold}")
+    return promoted, f"{reason}; {', '.join(within)}" if within and promoted else reason
+
+
+def _decide(ctx: RunContext, challenger: float, champion_version, champion: float | None, basis: str, scores: dict):
     gate, margin = ctx.deliverable.gate, ctx.params.gate.min_improvement
     metric = gate.metric
-    breached = gate.breached(scores or {})
+    breached = gate.breached(scores)
     if breached:
         return False, "; ".join(breached)
     if not gate.passes_threshold(challenger):

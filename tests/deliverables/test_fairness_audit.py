@@ -245,3 +245,18 @@ def test_an_upstream_without_a_champion_stops_at_validation_naming_it(stores):
     assert "income has no champion" in stopped.value.report.failures[0].detail
     assert "s2p run income" in str(stopped.value)
     assert not ctx.paths.audit_set.exists()
+
+
+def test_the_audit_gate_promotes_only_within_its_limits_and_says_why(stores):
+    from pipeline.context import make_context
+    from pipeline.registry import decide
+    from s2p import catalog
+    from s2p.config import params_for
+
+    ctx = make_context(catalog.get("fairness_audit"), params_for(stores.params_file, "fairness_audit"), stores)
+    promoted, why = decide(ctx, 0.93, None, None, "", {"disparate_impact": 0.93, "accuracy_drop": 0.019})
+    assert promoted and "meets the threshold 0.8" in why and "accuracy_drop 0.019 within" in why
+    promoted, why = decide(ctx, 0.93, None, None, "", {"disparate_impact": 0.93, "accuracy_drop": 0.03})
+    assert not promoted and why == "accuracy_drop 0.03 is above 0.02"
+    promoted, why = decide(ctx, 0.7, None, None, "", {"disparate_impact": 0.7, "accuracy_drop": 0.01})
+    assert not promoted and "misses the threshold" in why
