@@ -10,7 +10,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.context import RunContext, load_context
 from pipeline.dvc_cache import DvcStageCache
-from pipeline.recipes import recipe_of
+from pipeline.recipes import FIT_STEPS, recipe_of
 from pipeline.stages import stage_address, step_edges, step_name
 from pipeline.summary import run_summary
 from s2p import catalog
@@ -30,8 +30,9 @@ def flow_steps(contexts: list[RunContext], qualified: bool) -> list[Step]:
     for upstream, downstream in step_edges([ctx.deliverable for ctx in contexts], qualified):
         upstreams.setdefault(downstream, []).append(upstream)
     built = []
+    on_gpu = _has_gpu()
     for ctx in contexts:
-        gpu = {"gpu": 1} if ctx.deliverable.framework == "torch" else {}
+        gpu = {"gpu": 1} if ctx.deliverable.framework == "torch" and on_gpu else {}
         for step in recipe_of(ctx.deliverable).steps:
             name = step_name(ctx.deliverable.id, step.name, qualified)
             built.append(
@@ -40,12 +41,19 @@ def flow_steps(contexts: list[RunContext], qualified: bool) -> list[Step]:
                     steps.task_for(step),
                     {"ctx": ctx},
                     after=tuple(upstreams.get(name, ())),
-                    resources=gpu if step.name == "train" else {},  # two GPU trainings never overlap
+                    # two GPU trainings never overlap; no more fits at once than FITS_AT_ONCE
+                    resources={"fit": 1, **(gpu if step.name == "train" else {})} if step.name in FIT_STEPS else {},
                     stage=stage_address(ctx.run_key, step.stage),
                     group=ctx.run_key,
                 )
             )
     return built
+
+
+def _has_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 @contextlib.contextmanager
@@ -65,12 +73,21 @@ def compute_threads(threads: int):
         torch.set_num_threads(before)
 
 
-def _run(steps_to_run: list[Step], caches: dict[str, DvcStageCache | None]) -> tuple[dict[str, Outcome], DAG]:
+def _run(
+    steps_to_run: list[Step], caches: dict[str, DvcStageCache | None], fit_processes: bool = False
+) -> tuple[dict[str, Outcome], DAG]:
+    """Run the steps on the scheduler; with ``fit_processes`` the fits run in FITS_AT_ONCE worker processes."""
     cache = _GroupCache(caches) if any(caches.values()) else None
     dag = build_dag(steps_to_run)
-    with compute_threads(max(1, (os.cpu_count() or 1) // FITS_AT_ONCE)):
+    threads = max(1, (os.cpu_count() or 1) // FITS_AT_ONCE)
+    workers = steps.fits_in_processes(FITS_AT_ONCE, threads) if fit_processes else contextlib.nullcontext()
+    with compute_threads(threads), workers:
         outcomes = execute(
-            steps_to_run, PrefectEngine(), max_concurrency=MAX_CONCURRENCY, capacity={"gpu": 1}, cache=cache
+            steps_to_run,
+            PrefectEngine(),
+            max_concurrency=MAX_CONCURRENCY,
+            capacity={"gpu": 1, "fit": FITS_AT_ONCE},
+            cache=cache,
         )
     logger = get_run_logger()
     for outcome in outcomes.values():
@@ -161,7 +178,7 @@ def syllabus_flow(selection: str = "all", force: bool = False) -> dict:
     contexts = {d.id: load_context(d.id) for d in chosen}
     all_steps = flow_steps(list(contexts.values()), qualified=True)
     caches = {key: _cache_for(ctx, force, overridden=False)[0] for key, ctx in contexts.items()}
-    outcomes, dag = _run(all_steps, caches)
+    outcomes, dag = _run(all_steps, caches, fit_processes=True)
     publish_run_report(f"syllabus-{selection}", outcomes, dag.to_mermaid())
     summaries = {key: _finish(ctx, outcomes, prefix=f"{key}.") for key, ctx in contexts.items()}
     if not all(o.succeeded for o in outcomes.values()):

@@ -201,6 +201,10 @@ ENVIRONMENT = Recipe(
     "(the recorded rollouts are versioned by DVC and are the drift monitor's reference)",
 )
 
+#: The steps that fit a model, ours and the reference, in every recipe (the flows may run them in
+#: worker processes: tasks/steps.py).
+FIT_STEPS = ("train", "reference")
+
 RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (SUPERVISED, CORPUS, ENVIRONMENT, INDEX, AUDIT)}
 
 

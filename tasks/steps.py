@@ -4,7 +4,11 @@ Prefect artifacts) by the step's name; a step without a report of its own logs i
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import multiprocessing
+import pickle
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -13,7 +17,8 @@ from prefect.cache_policies import NO_CACHE
 
 from pipeline import validate as validate_step
 from pipeline.context import RunContext
-from pipeline.recipes import RecipeStep
+from pipeline.recipes import FIT_STEPS, RecipeStep
+from s2p.imports import import_object
 
 
 def artifact_key(ctx: RunContext, what: str) -> str:
@@ -165,13 +170,58 @@ REPORTS = {
 }
 
 
+_fit_pool: ProcessPoolExecutor | None = None
+
+
+@contextlib.contextmanager
+def fits_in_processes(workers: int, threads: int):
+    """Run the fits (``FIT_STEPS``) of the flows started inside in ``workers`` worker processes, each
+    with ``threads`` compute threads. Fits written in Python (a NumPy GAN, a GPT's many small torch ops)
+    hold the interpreter lock most of the time: two of them in threads of one process share one core."""
+    global _fit_pool
+    context = multiprocessing.get_context("spawn")  # not fork: the flow's process runs threads
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_threads, initargs=(threads,)) as pool:
+        _fit_pool = pool
+        try:
+            yield pool
+        finally:
+            _fit_pool = None
+
+
+def _limit_threads(threads: int) -> None:
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(limits=threads)
+
+
+def _in_worker(function: str, ctx: RunContext):
+    """A step's function in a worker process; an error that cannot travel back pickled is sent as text."""
+    try:
+        return import_object(function)(ctx)
+    except Exception as error:
+        try:
+            pickle.loads(pickle.dumps(error))
+        except Exception:
+            raise RuntimeError(f"{type(error).__name__}: {error}") from None
+        raise
+
+
 @functools.cache
 def task_for(step: RecipeStep):
-    """The Prefect task of a recipe step: its plain function, reported by the step's name."""
+    """The Prefect task of a recipe step: its plain function, reported by the step's name. A fit runs
+    in a worker process while ``fits_in_processes`` is on."""
     report, function = REPORTS.get(step.name, _brief), step.run()
 
+    def in_process_if_pooled(ctx: RunContext):
+        pool = _fit_pool
+        if pool is None or step.name not in FIT_STEPS:
+            return function(ctx)
+        return pool.submit(_in_worker, step.function, ctx).result()
+
     def run(ctx: RunContext):
-        return report(ctx, function)
+        return report(ctx, in_process_if_pooled)
 
     return task(run, name=step.name, cache_policy=NO_CACHE)
 
