@@ -36,7 +36,10 @@ class MultiHeadAttention(nn.Module):
         nn.init.xavier_uniform_(self.in_proj_weight)
         nn.init.zeros_(self.out_proj.bias)
 
-    def forward(self, query, key, value, need_weights: bool = True):
+    def forward(self, query, key, value, need_weights: bool = True, key_padding_mask=None,
+                average_attn_weights: bool = True):  # fmt: skip
+        """``key_padding_mask`` (batch, Lk): True at keys not to attend to (padding), as torch's; the
+        weights come averaged over heads, or (batch, heads, Lq, Lk) with ``average_attn_weights=False``."""
         batch, length, d_model = query.shape
         w_q, w_k, w_v = self.in_proj_weight.chunk(3)
         b_q, b_k, b_v = self.in_proj_bias.chunk(3)
@@ -46,9 +49,14 @@ class MultiHeadAttention(nn.Module):
             return (x @ w.T + b).view(batch, -1, self.heads, head).transpose(1, 2)
 
         q, k, v = split(query, w_q, b_q), split(key, w_k, b_k), split(value, w_v, b_v)
-        weights = torch.softmax(q @ k.transpose(-2, -1) / head**0.5, dim=-1)
+        scores = q @ k.transpose(-2, -1) / head**0.5  # (batch, heads, Lq, Lk)
+        if key_padding_mask is not None:
+            scores = scores.masked_fill(key_padding_mask[:, None, None, :], float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
         out = (weights @ v).transpose(1, 2).reshape(batch, length, d_model)
-        return self.out_proj(out), (weights.mean(dim=1) if need_weights else None)
+        if not need_weights:
+            return self.out_proj(out), None
+        return self.out_proj(out), (weights.mean(dim=1) if average_attn_weights else weights)
 
 
 class SequenceModel(nn.Module):

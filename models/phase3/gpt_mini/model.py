@@ -44,6 +44,7 @@ class GPTConfig:
     n_embd: int = 128
     dropout: float = 0.0
     bias: bool = False  # biases in the linear layers and layer norms (nanoGPT's default: none)
+    causal: bool = True  # False: every position attends to every other (an encoder's blocks, models/phase3/vit)
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -57,17 +58,28 @@ class GPTConfig:
 
 
 # -- the network ------------------------------------------------------------------------------------
-def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: float = 0.0) -> torch.Tensor:
+def causal_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    dropout_p: float = 0.0,
+    causal: bool = True,
+    key_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
     """softmax(q k^T / sqrt(d), causal mask) v, with dropout on the weights when ``dropout_p`` > 0.
 
     q: (batch, heads, Tq, d); k, v: (batch, heads, Tk, d) with Tk >= Tq. The queries are the last Tq of
-    the Tk positions (a KV cache's new tokens), so query i sees keys 0 .. Tk - Tq + i.
+    the Tk positions (a KV cache's new tokens), so query i sees keys 0 .. Tk - Tq + i. ``causal=False``
+    drops the mask: every query sees every key (an encoder's attention). ``key_mask`` (batch, Tk), bool:
+    False at the keys no query may see (padding; models/phase3/bert_mini).
     """
     t_q, t_k = q.size(-2), k.size(-2)
     scores = (q * q.size(-1) ** -0.5) @ k.transpose(-2, -1)  # (batch, heads, Tq, Tk)
-    if t_q > 1:  # -inf above the shifted diagonal; a single query is the newest position and sees every key
+    if causal and t_q > 1:  # -inf above the shifted diagonal; a single query is the newest position and sees every key
         hidden = torch.full((t_q, t_k), float("-inf"), device=q.device, dtype=scores.dtype).triu(t_k - t_q + 1)
         scores = scores + hidden
+    if key_mask is not None:  # -inf at the padded keys of each sequence
+        scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
     weights = torch.softmax(scores, dim=-1)
     if dropout_p > 0.0:
         weights = F.dropout(weights, dropout_p)
@@ -92,20 +104,25 @@ class KVCache:
 
 
 class CausalSelfAttention(nn.Module):
+    causal = True  # the class default keeps modules pickled before ``GPTConfig.causal`` existed working
+
     def __init__(self, config: GPTConfig):
         super().__init__()
-        self.n_head, self.dropout = config.n_head, config.dropout
+        self.n_head, self.dropout, self.causal = config.n_head, config.dropout, config.causal
         self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)  # q, k, v stacked
         self.proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0, key_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         batch, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)  # 3 x (batch, T, C)
         q, k, v = (t.view(batch, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
         if cache is not None:  # (batch, heads, T, d) -> the cached positions and these: (.., length + T, d)
             k, v = cache.update(layer, k, v)
-        y = causal_attention(q, k, v, self.dropout if self.training else 0.0)  # (batch, heads, T, d)
+        dropout_p = self.dropout if self.training else 0.0
+        y = causal_attention(q, k, v, dropout_p, self.causal, key_mask)  # (batch, heads, T, d)
         y = y.transpose(1, 2).contiguous().view(batch, T, C)
         return self.resid_dropout(self.proj(y))
 

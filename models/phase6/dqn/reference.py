@@ -63,6 +63,7 @@ class SB3DQN(BaseEstimator):
 
     def fit(self, env_id: str, **env_kwargs: Any):
         from stable_baselines3 import DQN
+        from stable_baselines3.common.logger import Logger
         from stable_baselines3.common.monitor import Monitor
 
         from models.phase2.trainer import best_device
@@ -90,6 +91,7 @@ class SB3DQN(BaseEstimator):
             seed=seed,
             verbose=0,
         )
+        model.set_logger(Logger(folder=None, output_formats=[]))  # its default leaves a /tmp/SB3-<time> folder
         start = time.perf_counter()
         model.learn(total_timesteps=self.total_steps)
         self.fit_seconds_ = time.perf_counter() - start
