@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 
 from prefect import flow, get_run_logger
@@ -45,9 +46,22 @@ def flow_steps(contexts: list[RunContext], qualified: bool) -> list[Step]:
                     resources={"fit": 1, **(gpu if step.name == "train" else {})} if step.name in FIT_STEPS else {},
                     stage=stage_address(ctx.run_key, step.stage),
                     group=ctx.run_key,
+                    weight=expected_seconds(ctx, step.name),
                 )
             )
     return built
+
+
+def expected_seconds(ctx: RunContext, step: str) -> float:
+    """How long a step is expected to take, for the scheduler's critical path: a fit as long as its
+    last run's (its training report), a torch fit never run here 30 s, any other step 1 s."""
+    reports = {"train": ctx.paths.training_report, "reference": ctx.paths.reference_report}
+    if step not in reports:
+        return 1.0
+    try:
+        return max(1.0, float(json.loads(reports[step].read_text())["fit_seconds"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return 30.0 if ctx.deliverable.framework == "torch" else 1.0
 
 
 def _has_gpu() -> bool:
