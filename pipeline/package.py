@@ -62,6 +62,7 @@ def serving_spec(ctx: RunContext, model_tag: str, model_version: str, challenger
         "task": d.task,
         "features": [asdict(column) for column in d.features],
         "target": asdict(d.target) if d.target else None,
+        "explains": d.explains,
         "model_tag": model_tag,
         "model_version": model_version,
         "inference_db": str(ctx.stores.inference_db),

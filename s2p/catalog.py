@@ -129,6 +129,9 @@ class Deliverable:
     environment: str = ""
     queries: str = ""
     upstream: str = ""
+    #: A method of the model that explains its answers (one JSON object per request row: a
+    #: transformer's attention weights over the words), served as POST /explain.
+    explains: str | None = None
 
     @property
     def answer_kind(self) -> str:

@@ -135,6 +135,13 @@ def json_id(value):
     return str(value)
 
 
+def _plain(value):
+    """NumPy arrays and scalars as JSON lists and numbers."""
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 class Kind:
     """What every answer kind defines; see the module's docstring."""
 
@@ -190,6 +197,10 @@ class Kind:
 
     def stream(self, model, request: BaseModel) -> Iterator[str]:
         raise KindError(f"kind {self.name} does not stream")
+
+    def explain(self, model, request: BaseModel, method: str) -> list:
+        """What the model's ``method`` says of each request row (POST /explain): JSON objects."""
+        raise KindError(f"kind {self.name} answers requests, not rows of feature columns")
 
     def finish(self, request: BaseModel, chunks: list[str]) -> Answer:
         raise KindError(f"kind {self.name} does not stream")
@@ -332,6 +343,10 @@ class TableKind(Kind):
     def answer(self, model, request: BaseModel) -> Answer:
         records = [row.model_dump() for row in request.rows]
         return Answer(records, self.answers(model, self.model_input(records)))
+
+    def explain(self, model, request: BaseModel, method: str) -> list:
+        explained = getattr(model, method)(self.model_input([row.model_dump() for row in request.rows]))
+        return [json.loads(json.dumps(item, default=_plain)) for item in explained]
 
     def answers(self, model, X: np.ndarray) -> list:
         values = self.outputs(model, X)

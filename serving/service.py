@@ -4,7 +4,8 @@
 schema, the model tag and version) into each bento. What the service takes, answers and accepts as
 feedback is its answer kind's (serving/kinds.py), so a bad body is refused with a 400 naming the
 field before it reaches the model. Every answer is appended to the inference log (the request,
-the answer, version, latency). A kind that streams (text generation) answers POST /stream too.
+the answer, version, latency). A kind that streams (text generation) answers POST /stream too; a
+deliverable that declares how its model explains an answer (``explains``) answers POST /explain.
 
 Deployment patterns (params.yaml ``serving.mode``): ``single`` (the champion answers), ``shadow``
 (a challenger sees mirrored traffic; its answers are only logged) and ``canary`` (a share
@@ -161,6 +162,17 @@ class Predictor:
             latency_ms = (time.perf_counter() - started) * 1000.0
             ids = self.log.append(SPEC["run_key"], version, answer.records, answer.log_values, latency_ms)
             yield sse(KIND.respond(ids, answer, version).model_dump(), event="done")
+
+    if SPEC.get("explains"):
+
+        @bentoml.api(route="/explain", input_spec=KIND.Request)
+        def explain(self, **fields) -> Annotated[dict, JSON]:
+            """What the champion's answer to each row rests on (a transformer: each head's attention
+            weights over the words), from the model's declared method; not logged as traffic."""
+            request = KIND.Request.model_construct(**fields)
+            model, version = self.models["champion"]
+            checked(model, request)
+            return {"explanations": KIND.explain(model, request, SPEC["explains"]), "model_version": version}
 
     @bentoml.api
     def feedback(

@@ -207,6 +207,22 @@ def test_a_non_finite_table_answer_is_an_answer_error():
         kind.answer(Broken(), request(kind, rows=[{"a": 1.0, "b": 2.0}]))
 
 
+def test_a_table_row_is_explained_by_the_models_declared_method_as_plain_json():
+    class Explained(LinearRegression):
+        def contributions(self, X):
+            return [{"terms": row * self.coef_, "bias": self.intercept_} for row in X]
+
+    kind = kind_for(NUMBER)
+    model = Explained().fit(np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]]), np.array([1.0, 2.0, 5.0]))
+    explained = kind.explain(model, request(kind, rows=[{"a": 1.0, "b": 2.0}]), "contributions")
+    assert explained == [
+        {"terms": pytest.approx(list(np.array([1.0, 2.0]) * model.coef_)), "bias": pytest.approx(model.intercept_)}
+    ]
+    assert json.dumps(explained)  # lists and floats, no NumPy types
+    with pytest.raises(KindError, match="not rows"):
+        kind_for({"kind": "text_generation"}).explain(model, None, "contributions")
+
+
 def test_rows_read_the_same_from_records_and_from_a_parquet_frame():
     deliverable = catalog.get("backprop")
     kind = pipeline_kinds.kind_of(deliverable)
