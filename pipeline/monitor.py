@@ -7,7 +7,8 @@ The reference is the training split with the champion's answers to it or, for ki
 requests are not rows (text generation, actions, searches), the request-like rows the recipe
 records. Data drift over the request descriptors; prediction drift over the answer's; quality
 drift when delayed labels are the target (the gate metric on labeled traffic against the
-champion's on the held-out split).
+champion's on the held-out split); otherwise the kind's summary of the feedback given (the share
+of thumbs up, the mean reward, the recall of served rankings).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class DriftResult:
     drifted_columns: list[str]
     prediction_drift: bool
     quality: dict | None  # gate metric on labeled traffic vs the held-out split, when labels exist
+    feedback: dict | None  # live quality from feedback that is no target: thumbs, rewards, relevant documents
     retrain_recommended: bool
     columns: int
     current_rows: int
@@ -172,6 +174,8 @@ def run_monitor(ctx: RunContext) -> DriftResult:
     )
     share, drifted, prediction_drift = summarize(snapshot.dict(), descriptors)
     quality = quality_drift(ctx, kind, model, current)
+    given = current[current["feedback"].notna()]
+    feedback = kind.feedback_summary(given["feedback"].tolist(), given[PREDICTION].tolist())
     out = ctx.paths.monitoring
     html, json_path = out / "drift.html", out / "drift.json"
     with atomic_path(html) as temporary:
@@ -186,6 +190,7 @@ def run_monitor(ctx: RunContext) -> DriftResult:
         drifted_columns=drifted,
         prediction_drift=prediction_drift,
         quality=quality,
+        feedback=feedback,
         retrain_recommended=data_drift or bool(quality and quality["degraded"]),
         columns=sum(d.of == "request" for d in descriptors),
         current_rows=len(current),

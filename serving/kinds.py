@@ -198,6 +198,14 @@ class Kind:
     def stream(self, model, request: BaseModel) -> Iterator[str]:
         raise KindError(f"kind {self.name} does not stream")
 
+    def feedback_summary(self, feedback: list, answers: list) -> dict | None:
+        """Live quality from feedback that is not the target (the monitor reports it): the share of
+        thumbs up among the answers that got one; None without such feedback."""
+        thumbs = [value for value in feedback if isinstance(value, bool)]
+        if not thumbs:
+            return None
+        return {"measure": "thumbs_up_share", "rows": len(thumbs), "value": sum(thumbs) / len(thumbs)}
+
     def explain(self, model, request: BaseModel, method: str) -> list:
         """What the model's ``method`` says of each request row (POST /explain): JSON objects."""
         raise KindError(f"kind {self.name} answers requests, not rows of feature columns")
@@ -699,6 +707,13 @@ class Action(Kind):
     def feedback_type(self) -> Any:
         return float
 
+    def feedback_summary(self, feedback: list, answers: list) -> dict | None:
+        """The mean reward that followed the served actions."""
+        rewards = [float(value) for value in feedback if isinstance(value, int | float) and not isinstance(value, bool)]
+        if not rewards:
+            return None
+        return {"measure": "mean_reward", "rows": len(rewards), "value": float(np.mean(rewards))}
+
     def answer(self, model, request: BaseModel) -> Answer:
         observations = np.asarray(request.observations, dtype=np.float64)  # (n, d)
         actions = np.asarray(model.act(observations))
@@ -786,6 +801,16 @@ class RankedDocuments(Kind):
 
     def feedback_type(self) -> Any:
         return bool | Annotated[list[int | str], Field(max_length=self.max_rows)]
+
+    def feedback_summary(self, feedback: list, answers: list) -> dict | None:
+        """Recall of the served rankings: the share of the documents named relevant that were in the
+        answer (thumbs alone: their share up)."""
+        named = [(set(map(json_id, value)), answer) for value, answer in zip(feedback, answers, strict=True)
+                 if isinstance(value, list) and value]  # fmt: skip
+        if not named:
+            return super().feedback_summary(feedback, answers)
+        recalls = [len(relevant & {json_id(d["doc_id"]) for d in answer}) / len(relevant) for relevant, answer in named]
+        return {"measure": "recall_of_served_rankings", "rows": len(named), "value": float(np.mean(recalls))}
 
     def answer(self, model, request: BaseModel) -> Answer:
         ranking = model.search([request.query], request.k)[0]

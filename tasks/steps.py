@@ -128,8 +128,10 @@ def _monitor(ctx: RunContext, run):
     text = (
         f"**{result.deliverable}**: {verdict}, {result.drifted_share:.0%} of columns drifted "
         f"({', '.join(result.drifted_columns) or 'none'}) over {result.current_rows} requests. "
-        f"Report: {result.html}"
-    )
+        + (f"Feedback: {result.feedback['measure']} {result.feedback['value']:.3g} "
+           f"over {result.feedback['rows']} answers. " if result.feedback else "")
+        + f"Report: {result.html}"
+    )  # fmt: skip
     create_markdown_artifact(text, key=artifact_key(ctx, "drift"))
     create_link_artifact(
         Path(result.html).as_uri(), link_text="Evidently drift report (HTML)", key=artifact_key(ctx, "drift-html")

@@ -243,10 +243,16 @@ def test_served_traffic_of_the_new_kinds_is_monitored_for_drift(runs, deliverabl
     from pipeline.monitor import run_monitor
 
     route, body = DRIFTING_TRAFFIC[deliverable]
+    measure, feedback, expected = FEEDBACK[deliverable]
 
     def exchange(url):
         for i in range(40):
-            assert httpx.post(f"{url}{route}", json=body(i), timeout=30).status_code == 200
+            answer = httpx.post(f"{url}{route}", json=body(i), timeout=30)
+            assert answer.status_code == 200
+            answered = answer.json()
+            for item in answered if isinstance(answered, list) else [answered]:
+                label = {"id": item["id"], "label": feedback(i, item)}
+                assert httpx.post(f"{url}/feedback", json={"labels": [label]}, timeout=30).status_code == 200
 
     _served_new_kind(runs, deliverable, exchange)
     _, base = runs
@@ -259,3 +265,14 @@ def test_served_traffic_of_the_new_kinds_is_monitored_for_drift(runs, deliverabl
         os.environ.update(saved)
     assert result.current_rows >= 40 and Path(result.html).stat().st_size > 0
     assert result.drift_detected, result.to_dict()
+    assert result.feedback["measure"] == measure and result.feedback["rows"] >= 40
+    assert result.feedback["value"] == pytest.approx(expected)
+
+
+#: Feedback sent for each answer (thumbs, rewards, relevant documents) and its summary by the monitor.
+FEEDBACK = {
+    "gpt_mini": ("thumbs_up_share", lambda i, answer: i % 4 == 0, 0.25),
+    "dqn": ("mean_reward", lambda i, answer: 1.0 if i % 2 else 0.0, 0.5),
+    # the top document named relevant, and one never answered: half of what is relevant was served
+    "hybrid_search": ("recall_of_served_rankings", lambda i, answer: [answer["documents"][0]["doc_id"], -1], 0.5),
+}

@@ -485,3 +485,15 @@ def test_recorded_reference_requests_are_read_back_from_parquet(tmp_path):
     (tmp_path / REFERENCE_REQUESTS).unlink()
     with pytest.raises(ValueError, match="no reference traffic at"):
         reference_traffic(ctx, kind, model=None)
+
+
+def test_feedback_that_is_no_target_is_summarised_by_its_kind():
+    thumbs = kind_for(GENERATION).feedback_summary([True, False, False, True, True], ["a"] * 5)
+    assert thumbs == {"measure": "thumbs_up_share", "rows": 5, "value": 0.6}
+    rewards = kind_for(ACTION).feedback_summary([1.0, 0.0, 2], [0, 1, 1])
+    assert rewards == {"measure": "mean_reward", "rows": 3, "value": 1.0}
+    served = [[{"doc_id": "d1", "score": 2.0}, {"doc_id": "d2", "score": 1.0}], [{"doc_id": 3, "score": 1.0}]]
+    recall = kind_for(SEARCH).feedback_summary([["d2", "d9"], [3]], served)
+    assert recall == {"measure": "recall_of_served_rankings", "rows": 2, "value": 0.75}
+    assert kind_for(SEARCH).feedback_summary([True, False], served)["measure"] == "thumbs_up_share"
+    assert kind_for(GENERATION).feedback_summary([], []) is None
