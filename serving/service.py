@@ -172,7 +172,11 @@ class Predictor:
             request = KIND.Request.model_construct(**fields)
             model, version = self.models["champion"]
             checked(model, request)
-            return {"explanations": KIND.explain(model, request, SPEC["explains"]), "model_version": version}
+            try:
+                explanations = KIND.explain(model, request, SPEC["explains"])
+            except ValueError as error:  # what the model cannot explain (a sentence without words)
+                raise bentoml.exceptions.InvalidArgument(str(error)) from None
+            return {"explanations": explanations, "model_version": version}
 
     @bentoml.api
     def feedback(
