@@ -21,7 +21,9 @@ it imports nothing of the project's and only numpy and pydantic at import (panda
 The spec a kind reads (s2p_service.json in a bento): ``kind``, ``max_rows``; table kinds
 ``features`` and ``target`` (catalog columns as dicts); ``text_generation`` ``generation``
 (``max_new_tokens``, ``max_prompt_chars``, ``vocab_size``); ``action`` ``observation`` (``size``,
-``low``, ``high``); ``ranked_documents`` ``retrieval`` (``max_k``, ``max_query_chars``).
+``low``, ``high``); ``ranked_documents`` ``retrieval`` (``max_k``, ``max_query_chars``);
+``cross_modal`` ``features`` (its image column), ``target`` (its caption column) and ``cross_modal``
+(``max_k``); ``transcript`` ``audio`` (``max_samples``, ``sample_rate``, ``min_rms``, ``max_clipping``).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 NUMERICAL, CATEGORICAL = "numerical", "categorical"
 #: Bodies are checked as sent: "50" and true are not numbers, NaN and Infinity are refused.
@@ -377,10 +379,13 @@ class TableKind(Kind):
         return np.array([[row[name] for name in self.names] for row in rows], dtype=dtype)
 
     def model_target(self, rows) -> np.ndarray:
-        """The target as the model fits it: classes stay integers, a tensor target is (n, *shape)."""
+        """The target as the model fits it: classes stay integers, a tensor target is (n, *shape), texts
+        stay strings (objects)."""
         values = _values(rows, self.target["name"])
         if self.target["dtype"] == "tensor":
             return _stack(values, self.target["shape"], self.target["name"])
+        if self.target["dtype"] == "text":
+            return np.array(list(values), dtype=object)
         return np.asarray(values, dtype=np.int64 if self.target["dtype"] == "int" else np.float64)
 
     def outputs(self, model, X) -> np.ndarray:
@@ -502,6 +507,18 @@ class Continuation(TableKind):
 
     def feedback_type(self) -> Any:
         return bool
+
+    def check(self, model, request: BaseModel) -> None:
+        """A model with ``check_inputs(X)`` (a ValueError naming what it cannot read: a character it does not
+        know) refuses a row here, a 400 naming the row, before any row is answered."""
+        judge = getattr(model, "check_inputs", None)
+        if judge is None:
+            return
+        for index, row in enumerate(request.rows):
+            try:
+                judge(self.model_input([row.model_dump()]))
+            except ValueError as error:
+                raise RequestRefused(f"rows[{index}]", str(error)) from None
 
     def to_json(self, value):
         return str(value)
@@ -844,6 +861,298 @@ class RankedDocuments(Kind):
         return {f"{PREDICTION}_top_score": np.array(top)}
 
 
+class CrossModal(Kind):
+    """An image or a text in, the k nearest items of the other kind out (an image-text model: CLIP).
+    Request ``{"image": [...], "k": 5}`` (nested lists of the image column's shape, each value within its
+    bounds) or ``{"text": "...", "k": 5}`` (within the caption column's length), exactly one of the two;
+    answer ``{"id", "query": "image" | "text", "matches": [{"caption", "image_id", "score"}],
+    "model_version"}``: captions for an image (``image_id`` null), the model's indexed images for a text
+    (their id and caption), best first. Served model: ``retrieve_captions(images (1, *shape), k) ->
+    [[(caption, score)]]``, ``retrieve_images([text], k) -> [[(image_id, caption, score)]]`` and
+    ``check_text(text)`` (a ValueError naming what it cannot read). In the pipeline the rows are pairs:
+    the image column is the input, the caption the target, ``predict`` (each image's best caption) the
+    output. Feedback: thumbs up/down. Drift: the query kind (categorical), an image's mean and spread, a
+    text's length in characters and words, and k; the caption of the best match (categorical, as a class
+    answer's). The training pairs are the reference traffic, even rows as image queries and odd rows as
+    text queries, answered by their best caption. A descriptor of the kind a request does not carry is
+    missing (NaN); one a whole window lacks (no image query at all) reads -1, so a change of the query mix
+    shows as drift instead of breaking the report."""
+
+    name = "cross_modal"
+    reference_is_training_set = True
+
+    @classmethod
+    def declared(cls, features: list[dict]) -> dict:
+        return {"cross_modal": {"max_k": 50}}
+
+    def __init__(self, spec: dict):
+        super().__init__(spec)
+        image = next((column for column in spec.get("features") or [] if column["dtype"] == "tensor"), None)
+        text = spec.get("target")
+        if image is None or text is None or text["dtype"] != "text":
+            raise KindError("kind cross_modal needs a tensor feature (the image) and a text target (the caption)")
+        self.image, self.text = image, text
+        self.max_k = int((spec.get("cross_modal") or {}).get("max_k", 50))
+
+    @cached_property
+    def Request(self) -> type[BaseModel]:
+        def not_blank(text: str | None) -> str | None:
+            if text is not None and not text.strip():
+                raise ValueError("the text is blank")
+            return text
+
+        def one_query(request):
+            if (request.image is None) == (request.text is None):
+                raise ValueError("give exactly one of image or text")
+            return request
+
+        image = _nested(self.image["shape"], Annotated[float, Field(**_bounds(self.image))])
+        lengths = {"min_length": int(self.text.get("min") or 1), "max_length": int(self.text.get("max") or 1000)}
+        validators = {"words": field_validator("text")(not_blank), "one": model_validator(mode="after")(one_query)}
+        return create_model(
+            "CrossModalRequest",
+            __config__=STRICT,
+            __validators__=validators,
+            image=(image | None, Field(None, description="an image: its nearest captions")),
+            text=(Annotated[str, Field(**lengths)] | None, Field(None, description="a text: its nearest images")),
+            k=(int, Field(min(5, self.max_k), ge=1, le=self.max_k, description="how many of the other kind")),
+        )
+
+    @cached_property
+    def Features(self) -> type[BaseModel]:
+        """A pipeline row's features: the image column (the caption is the target)."""
+        return create_model("Features", __config__=STRICT, **{self.image["name"]: _field(self.image)})
+
+    @cached_property
+    def Match(self) -> type[BaseModel]:
+        return create_model("Match", caption=(str, ...), image_id=(int | None, None), score=(float, ...))
+
+    @cached_property
+    def Response(self) -> type[BaseModel]:
+        return create_model(
+            "CrossModalAnswer",
+            id=(int, Field(description="quote it in POST /feedback with a thumbs up (true) or down")),
+            query=(Literal["image", "text"], ...),
+            matches=(list[self.Match], ...),
+            model_version=(str, ...),
+        )
+
+    def feedback_type(self) -> Any:
+        return bool
+
+    def check(self, model, request: BaseModel) -> None:
+        if request.text is not None:
+            try:
+                model.check_text(request.text)
+            except ValueError as error:
+                raise RequestRefused("text", str(error)) from None
+
+    def answer(self, model, request: BaseModel) -> Answer:
+        if request.image is not None:
+            image = np.asarray(request.image, dtype=np.float64)[None]  # (1, *shape)
+            found = [(caption, None, score) for caption, score in model.retrieve_captions(image, request.k)[0]]
+        else:
+            ranked = model.retrieve_images([request.text], request.k)[0]
+            found = [(caption, image_id, score) for image_id, caption, score in ranked]
+        matches = [
+            {"caption": str(caption), "image_id": None if image_id is None else int(image_id), "score": float(score)}
+            for caption, image_id, score in found
+        ]
+        if not all(math.isfinite(match["score"]) for match in matches):
+            raise AnswerError("produced a non-finite score")
+        query = "image" if request.image is not None else "text"
+        return Answer([request.model_dump()], [{"query": query, "matches": matches}], logged=[matches])
+
+    def respond(self, ids: list[int], answer: Answer, version: str):
+        return self.Response(id=ids[0], model_version=version, **answer.values[0])
+
+    def descriptors(self, vocabulary: bool = False) -> list[Descriptor]:
+        return [
+            Descriptor("query", CATEGORICAL),
+            Descriptor("image_mean"),
+            Descriptor("image_std"),
+            Descriptor("text_chars"),
+            Descriptor("text_words"),
+            Descriptor("k"),
+            Descriptor(PREDICTION, CATEGORICAL, "answer"),
+        ]
+
+    def request_columns(self, requests, vocabulary) -> dict:
+        n = len(requests)
+        if "image" in requests.columns and self.text["name"] in requests.columns:  # training pairs
+            images = [value if row % 2 == 0 else None for row, value in enumerate(requests["image"])]
+            texts = [value if row % 2 == 1 else None for row, value in enumerate(requests[self.text["name"]])]
+        else:
+            images = requests["image"].tolist() if "image" in requests.columns else [None] * n
+            texts = requests["text"].tolist() if "text" in requests.columns else [None] * n
+        columns = {"query": np.array(["image" if _carried(image) else "text" for image in images], dtype=object)}
+        arrays = [np.asarray(image, dtype=np.float64).ravel() if _carried(image) else None for image in images]
+        columns["image_mean"] = np.array([math.nan if a is None else a.mean() for a in arrays])
+        columns["image_std"] = np.array([math.nan if a is None else a.std() for a in arrays])
+        texts = [text if isinstance(text, str) else None for text in texts]
+        columns["text_chars"] = np.array([math.nan if t is None else len(t) for t in texts], dtype=np.float64)
+        columns["text_words"] = np.array([math.nan if t is None else len(t.split()) for t in texts], dtype=np.float64)
+        for name in ("image_mean", "image_std", "text_chars", "text_words"):
+            if n and np.isnan(columns[name]).all():  # no query of that kind in the window
+                columns[name] = np.full(n, -1.0)
+        columns["k"] = self.parameter(requests, "k")
+        return columns
+
+    def answer_columns(self, answers: list) -> dict:
+        """The best match's caption: logged answers are lists of matches, the pipeline's a caption each."""
+        best = [
+            answer if isinstance(answer, str) else (str(answer[0]["caption"]) if len(answer) else "")
+            for answer in answers
+        ]
+        return {PREDICTION: np.array(best, dtype=object)}
+
+    # -- the pipeline's rows: pairs of an image and its caption -----------------------------------------
+    def model_input(self, rows) -> np.ndarray:
+        return _stack(_values(rows, self.image["name"]), self.image["shape"], self.image["name"])
+
+    def model_target(self, rows) -> np.ndarray:
+        """The captions, as fixed-width strings (their bytes identify a training job)."""
+        return np.array([str(value) for value in _values(rows, self.text["name"])], dtype=str)
+
+    def outputs(self, model, X) -> np.ndarray:
+        return model.predict(X)
+
+    def to_json(self, value):
+        return str(value)
+
+
+def _carried(value) -> bool:
+    """Whether a logged request field holds a value (not None, not a missing-value NaN)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+class Transcript(TableKind):
+    """Speech to text. Request ``{"audio": [floats in [-1, 1]], "sample_rate": 16000}``: at most
+    ``audio.max_samples`` samples, at the model's ``audio.sample_rate`` (another rate is a 400 naming
+    ``sample_rate``), neither silent (RMS below ``audio.min_rms``) nor clipped (a share above
+    ``audio.max_clipping`` of samples at full scale), each a 400 naming ``audio``. Answer ``{"id",
+    "transcript", "model_version"}``. Served model: ``predict(utterances)`` -> one str per utterance,
+    where utterances is a record array (``audio`` float32 zero-padded to ``max_samples``, ``length``,
+    ``voice``; "" when served); the pipeline's rows (the table's ``audio``, ``length``, ``voice``
+    columns) give the same. The log keeps the request's ``length``, ``sample_rate`` and ``rms``, not
+    its samples. Feedback: the true transcript (kept as sent). Drift: duration, RMS level, and the
+    transcript's length in characters and words."""
+
+    name = "transcript"
+    output = str
+    finite = False
+    labels_are_targets = False  # a transcript is text: the log keeps it as feedback, not as a number
+
+    @classmethod
+    def declared(cls, features: list[dict]) -> dict:
+        """The audio's bounds from the declaration's columns: ``audio`` (a tensor: its length bounds the
+        samples), ``sample_rate`` (its one value), ``rms`` (its min: silence) and ``clipping`` (its max)."""
+        by_name = {column["name"]: column for column in features}
+        audio = {"max_samples": int(by_name["audio"]["shape"][0])} if "audio" in by_name else {}
+        if (by_name.get("sample_rate") or {}).get("values"):
+            audio["sample_rate"] = int(by_name["sample_rate"]["values"][0])
+        if (by_name.get("rms") or {}).get("min") is not None:
+            audio["min_rms"] = float(by_name["rms"]["min"])
+        if (by_name.get("clipping") or {}).get("max") is not None:
+            audio["max_clipping"] = float(by_name["clipping"]["max"])
+        return {"audio": audio}
+
+    def __init__(self, spec: dict):
+        super().__init__(spec)
+        audio = {**self.declared(self.columns)["audio"], **(spec.get("audio") or {})}
+        if "max_samples" not in audio or "sample_rate" not in audio:
+            raise KindError("kind transcript needs an audio tensor column and a sample_rate column with its one value")
+        self.max_samples, self.sample_rate = int(audio["max_samples"]), int(audio["sample_rate"])
+        self.min_rms, self.max_clipping = float(audio.get("min_rms", 0.0)), float(audio.get("max_clipping", 1.0))
+
+    @cached_property
+    def Request(self) -> type[BaseModel]:
+        rate, min_rms, max_clipping = self.sample_rate, self.min_rms, self.max_clipping
+
+        def same_rate(value: int) -> int:
+            if value != rate:
+                raise ValueError(f"the model reads audio at {rate} Hz, got {value} Hz: resample it first")
+            return value
+
+        def audible(samples: list[float]) -> list[float]:
+            array = np.asarray(samples, dtype=np.float64)
+            rms = float(np.sqrt(np.mean(array**2)))
+            if rms < min_rms:
+                raise ValueError(f"silent audio: RMS level {rms:.2g} is below {min_rms}")
+            clipped = float(np.mean(np.abs(array) >= 0.999))
+            if clipped > max_clipping:
+                raise ValueError(
+                    f"clipped audio: {clipped:.1%} of the samples are at full scale (at most {max_clipping:.1%})"
+                )
+            return samples
+
+        sample = Annotated[float, Field(ge=-1.0, le=1.0)]
+        return create_model(
+            "AudioRequest",
+            __config__=STRICT,
+            __validators__={
+                "rate": field_validator("sample_rate")(same_rate),
+                "audible": field_validator("audio")(audible),
+            },
+            audio=(list[sample], Field(min_length=1, max_length=self.max_samples, description="samples in [-1, 1]")),
+            sample_rate=(int, Field(description=f"samples per second: {rate}")),
+        )
+
+    @cached_property
+    def Response(self) -> type[BaseModel]:
+        return create_model(
+            "Transcription",
+            id=(int, Field(description="quote it in POST /feedback with the true transcript")),
+            transcript=(str, ...),
+            model_version=(str, ...),
+        )
+
+    def feedback_type(self) -> Any:
+        return Annotated[str, Field(max_length=10_000)]
+
+    def utterances(self, audio: Sequence, lengths: Sequence[int], voices: Sequence[str]) -> np.ndarray:
+        """A record array of utterances: ``audio`` zero-padded to ``max_samples``, ``length``, ``voice``."""
+        dtype = np.dtype([("audio", np.float32, (self.max_samples,)), ("length", np.int64), ("voice", "U40")])
+        out = np.zeros(len(lengths), dtype=dtype)
+        for i, (samples, length) in enumerate(zip(audio, lengths, strict=True)):
+            array = np.asarray(samples, dtype=np.float32).ravel()[: int(length)]
+            out["audio"][i, : len(array)] = array
+        out["length"], out["voice"] = [int(n) for n in lengths], [str(v) for v in voices]
+        return out
+
+    def answer(self, model, request: BaseModel) -> Answer:
+        samples = np.asarray(request.audio, dtype=np.float64)
+        X = self.utterances([samples], [len(samples)], [""])
+        rms = float(np.sqrt(np.mean(samples**2)))
+        record = {"length": len(samples), "sample_rate": request.sample_rate, "rms": rms}
+        return Answer([record], [str(text) for text in model.predict(X)])
+
+    def respond(self, ids: list[int], answer: Answer, version: str):
+        return self.Response(id=ids[0], transcript=answer.values[0], model_version=version)
+
+    def model_input(self, rows) -> np.ndarray:
+        """The table's rows as utterances (the audio of each row, stored flat and padded, to its length)."""
+        return self.utterances(_values(rows, "audio"), list(_values(rows, "length")), list(_values(rows, "voice")))
+
+    def model_target(self, rows) -> np.ndarray:
+        """The transcripts as fixed-width unicode (the same bytes in every process: a training fingerprint)."""
+        return np.asarray([str(text) for text in _values(rows, self.target["name"])], dtype=str)
+
+    def to_json(self, value):
+        return str(value)
+
+    def descriptors(self, vocabulary: bool = False) -> list[Descriptor]:
+        return [Descriptor("duration_seconds"), Descriptor("rms"), *text_descriptor_names(PREDICTION, False, "answer")]
+
+    def request_columns(self, requests, vocabulary) -> dict:
+        lengths = requests["length"].astype(float).to_numpy()
+        rates = requests["sample_rate"].astype(float).to_numpy() if "sample_rate" in requests else self.sample_rate
+        return {"duration_seconds": lengths / rates, "rms": requests["rms"].astype(float).to_numpy()}
+
+    def answer_columns(self, answers: list) -> dict:
+        return text_descriptors(answers, PREDICTION)
+
+
 KINDS: dict[str, type[Kind]] = {
     kind.name: kind
     for kind in (
@@ -859,6 +1168,8 @@ KINDS: dict[str, type[Kind]] = {
         TextGeneration,
         Action,
         RankedDocuments,
+        CrossModal,
+        Transcript,
     )
 }
 

@@ -21,6 +21,7 @@ ANOTHER_KIND_OF_MODEL = {
     "autoencoder": "PCA",
     "gan": "a Gaussian mixture per digit",
     "fairness_audit": "fairlearn's randomized thresholds, on the smoke size's 400 test rows",
+    "whisper_mini": "pocketsphinx's pretrained HMM recognizer; ours is untrained at the smoke size",
 }
 #: Deliverables whose smoke size is too small for parity to mean anything (PARITY.md holds theirs).
 NOISY_AT_SMOKE_SIZE = {"dqn": "2,000 environment steps: a return of 121 or 150 is the same untrained policy"}
@@ -225,6 +226,62 @@ def test_the_fairness_audits_mitigated_model_serves_income_rows(runs):
     summary = runs[0]["fairness_audit"]
     assert summary["feature_store"].startswith("none") and summary["recipe"] == "audit"
     _served_new_kind(runs, "fairness_audit", exchange)
+
+
+def test_the_transformer_explains_a_sentence_by_its_attention_heads(runs):
+    def exchange(url):
+        body = {"rows": [{"text": "a moving and funny film"}, {"text": "dull"}]}
+        explained = httpx.post(f"{url}/explain", json=body, timeout=30)
+        assert explained.status_code == 200, explained.text
+        first, second = explained.json()["explanations"]
+        heads, length = len(first["weights"]), len(first["tokens"])
+        assert heads >= 1 and first["tokens"][1:] == ["a", "moving", "and", "funny", "film"]
+        assert np.allclose(np.asarray(first["weights"]).sum(axis=-1), 1.0)  # each token's attention sums to 1
+        assert np.asarray(first["weights"]).shape == (heads, length, length) and len(second["tokens"]) == 2
+        refused = httpx.post(f"{url}/explain", json={"rows": [{"text": "!!! ..."}]}, timeout=30)
+        assert refused.status_code == 400 and "no words" in refused.text
+
+    _served_new_kind(runs, "transformer", exchange)
+
+
+def test_clip_retrieves_captions_for_an_image_and_images_for_a_caption(runs):
+    from models.phase3.clip.data import shape_captions
+
+    pair = shape_captions().iloc[0]
+    image = np.asarray(pair["image"], dtype=float).reshape(32, 32, 3).tolist()
+
+    def exchange(url):
+        by_image = httpx.post(f"{url}/predict", json={"image": image, "k": 3}, timeout=30)
+        assert by_image.status_code == 200, by_image.text
+        assert by_image.json()["query"] == "image" and len(by_image.json()["matches"]) == 3
+        by_text = httpx.post(f"{url}/predict", json={"text": pair["caption"], "k": 2}, timeout=30)
+        assert by_text.status_code == 200, by_text.text
+        scores = [match["score"] for match in by_text.json()["matches"]]
+        assert len(scores) == 2 and scores == sorted(scores, reverse=True)
+        both = httpx.post(f"{url}/predict", json={"image": image, "text": "a circle", "k": 1}, timeout=30)
+        assert both.status_code == 400
+        too_many = httpx.post(f"{url}/predict", json={"text": "a circle", "k": 1000}, timeout=30)
+        assert too_many.status_code == 400 and "k" in too_many.text
+
+    _served_new_kind(runs, "clip", exchange)
+
+
+def test_whisper_mini_transcribes_audio_and_refuses_another_sample_rate(runs):
+    from models.phase3.whisper_mini.data import speech
+
+    row = speech().iloc[0]
+    audio = np.asarray(row["audio"], dtype=float)[: int(row["length"])].tolist()
+
+    def exchange(url):
+        answer = httpx.post(f"{url}/predict", json={"audio": audio, "sample_rate": 16000}, timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert isinstance(answer.json()["transcript"], str)
+        refused = httpx.post(f"{url}/predict", json={"audio": audio, "sample_rate": 8000}, timeout=30)
+        assert refused.status_code == 400 and "sample_rate" in refused.text
+        silent = httpx.post(f"{url}/predict", json={"audio": [0.0] * 8000, "sample_rate": 16000}, timeout=30)
+        assert silent.status_code == 400 and "audio" in silent.text
+
+    _served_new_kind(runs, "whisper_mini", exchange)
 
 
 #: Served traffic unlike the data each model learned from: the monitor of its kind must flag it.
