@@ -24,7 +24,6 @@ precision). ``BertMiniClassifier`` is that recipe on the network of this file.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -40,6 +39,7 @@ from models.base import require_fitted
 from models.phase2.trainer import autocast_dtype, best_device
 from models.phase3.bert_mini.data import MASK, PAD, BertTokenizer, extra_texts, sentences
 from models.phase3.gpt_mini.model import MLP, CausalSelfAttention, GPTConfig, learning_rate_at
+from models.stored import restored, store, stored, stored_document
 
 IGNORE = -100  # the label of a position the masked-LM loss skips (torch's and Hugging Face's convention)
 
@@ -467,47 +467,29 @@ class MaskedLMClassifier(ClassifierMixin, BaseEstimator):
 
     # -- persistence: safetensors and JSON, no pickled modules -------------------------------------------
     def save(self, directory) -> Path:
-        from safetensors.torch import save_model
-
         require_fitted(self, "module_")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_model(self.module_, str(directory / "model.safetensors"))
+        networks = {"model": self.module_}
         if hasattr(self, "random_init_module_"):
-            save_model(self.random_init_module_, str(directory / "random_init.safetensors"))
-        (directory / "tokenizer.json").write_text(self.tokenizer_.to_json())
+            networks["random_init"] = self.random_init_module_
         fitted = {name: getattr(self, name) for name in _FITTED if hasattr(self, name)}
-        document = {
-            "estimator": type(self).__name__,
-            "hyperparameters": {**self.get_params(), "extra_text": list(self.extra_text)},
-            "network": asdict(self.config_),
-            "classes": self.classes_.tolist(),
-            "fitted": fitted,
-        }
-        (directory / "config.json").write_text(json.dumps(document, indent=1))
+        directory = store(directory, self, networks, network=asdict(self.config_), classes=self.classes_.tolist(),
+                          fitted=fitted)  # fmt: skip
+        (directory / "tokenizer.json").write_text(self.tokenizer_.to_json())
         return directory
 
     @classmethod
     def load(cls, directory) -> MaskedLMClassifier:
-        from safetensors.torch import load_model
-
         directory = Path(directory)
-        document = json.loads((directory / "config.json").read_text())
-        if document.get("estimator") != cls.__name__:
-            raise ValueError(f"{directory} holds a {document.get('estimator')!r}, not a {cls.__name__}")
+        document = stored_document(directory, cls)
         estimator = cls(**document["hyperparameters"])
         estimator.config_ = BertMiniConfig(**document["network"])
         estimator.classes_ = np.asarray(document["classes"])
         estimator.tokenizer_ = BertTokenizer.from_json((directory / "tokenizer.json").read_text())
         for name, value in document["fitted"].items():
             setattr(estimator, name, value)
-        module = estimator._classifier(estimator.config_)
-        load_model(module, str(directory / "model.safetensors"))
-        estimator.module_ = module.eval()
-        if (directory / "random_init.safetensors").is_file():
-            baseline = estimator._classifier(estimator.config_)
-            load_model(baseline, str(directory / "random_init.safetensors"))
-            estimator.random_init_module_ = baseline.eval()
+        estimator.module_ = restored(directory, "model", estimator._classifier(estimator.config_))
+        if stored(directory, "random_init"):
+            estimator.random_init_module_ = restored(directory, "random_init", estimator._classifier(estimator.config_))
         return estimator
 
 

@@ -17,7 +17,6 @@ CPU in float32. ``GPTLanguageModel`` is that loop on the network of this file.
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import time
@@ -33,6 +32,7 @@ from sklearn.base import BaseEstimator
 
 from models.base import require_fitted
 from models.phase2.trainer import autocast_dtype, best_device
+from models.stored import restored, store, stored_document
 
 
 @dataclass(frozen=True)
@@ -520,37 +520,18 @@ class CausalLanguageModel(BaseEstimator):
 
     # -- persistence: safetensors and JSON, no pickled modules -----------------------------------------
     def save(self, directory) -> Path:
-        from safetensors.torch import save_model
-
         require_fitted(self, "module_")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_model(self.module_, str(directory / "model.safetensors"))  # the tied read-out is stored once
         fitted = {name: getattr(self, name) for name in _FITTED}
-        document = {
-            "estimator": type(self).__name__,
-            "hyperparameters": self.get_params(),
-            "network": asdict(self.config_),
-            "fitted": fitted,
-        }
-        (directory / "config.json").write_text(json.dumps(document, indent=1))
-        return directory
+        return store(directory, self, {"model": self.module_}, network=asdict(self.config_), fitted=fitted)
 
     @classmethod
     def load(cls, directory) -> CausalLanguageModel:
-        from safetensors.torch import load_model
-
-        directory = Path(directory)
-        document = json.loads((directory / "config.json").read_text())
-        if document.get("estimator") != cls.__name__:
-            raise ValueError(f"{directory} holds a {document.get('estimator')!r}, not a {cls.__name__}")
+        document = stored_document(directory, cls)
         estimator = cls(**document["hyperparameters"])
         estimator.config_ = GPTConfig(**document["network"])
-        module = estimator._network(estimator.config_)
-        load_model(module, str(directory / "model.safetensors"))
         for name, value in document["fitted"].items():
             setattr(estimator, name, value)
-        estimator.module_ = module.eval()
+        estimator.module_ = restored(directory, "model", estimator._network(estimator.config_))
         return estimator
 
 

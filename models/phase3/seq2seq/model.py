@@ -22,7 +22,6 @@ supervised tasks. ``Seq2SeqTransformer`` is that loop on the network of this fil
 from __future__ import annotations
 
 import copy
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -54,6 +53,7 @@ from models.phase3.seq2seq.data import (
     corrupt,
     pad_rows,
 )
+from models.stored import restored, store, stored_document
 from models.text import documents
 
 
@@ -652,38 +652,20 @@ class Seq2SeqEstimator(TorchEstimator):
 
     # -- persistence: safetensors and JSON, no pickled modules -------------------------------------
     def save(self, directory) -> Path:
-        from safetensors.torch import save_model
-
         require_fitted(self, "module_")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_model(self.module_, str(directory / "model.safetensors"))  # the tied read-out is stored once
-        document = {
-            "estimator": type(self).__name__,
-            "hyperparameters": self.get_params(),
-            "network": asdict(self.config_),
-            "tokenizer": self.tokenizer_.to_json(),
-            "fitted": {name: getattr(self, name) for name in ("device_", "n_parameters_", "loss_history_")},
-        }
-        (directory / "config.json").write_text(json.dumps(document, indent=1))
-        return directory
+        fitted = {name: getattr(self, name) for name in ("device_", "n_parameters_", "loss_history_")}
+        return store(directory, self, {"model": self.module_}, network=asdict(self.config_),
+                     tokenizer=self.tokenizer_.to_json(), fitted=fitted)  # fmt: skip
 
     @classmethod
     def load(cls, directory) -> Seq2SeqEstimator:
-        from safetensors.torch import load_model
-
-        directory = Path(directory)
-        document = json.loads((directory / "config.json").read_text())
-        if document.get("estimator") != cls.__name__:
-            raise ValueError(f"{directory} holds a {document.get('estimator')!r}, not a {cls.__name__}")
+        document = stored_document(directory, cls)
         estimator = cls(**document["hyperparameters"])
         estimator.config_ = Seq2SeqConfig(**document["network"])
         estimator.tokenizer_ = Seq2SeqTokenizer.from_json(document["tokenizer"])
-        module = estimator._network(estimator.config_)
-        load_model(module, str(directory / "model.safetensors"))
         for name, value in document["fitted"].items():
             setattr(estimator, name, value)
-        estimator.module_ = module.eval()
+        estimator.module_ = restored(directory, "model", estimator._network(estimator.config_))
         return estimator
 
 

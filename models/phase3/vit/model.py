@@ -18,7 +18,6 @@ reference.py trains the same configuration built from ``nn.TransformerEncoder`` 
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from models.base import require_fitted
 from models.phase2.network import TorchClassifierMixin, as_images
 from models.phase2.trainer import TorchEstimator
 from models.phase3.gpt_mini.model import Block, GPTConfig, init_gpt_weights, learning_rate_at
+from models.stored import restored, store, stored_document
 
 
 class ImageShapeError(ValueError):
@@ -307,37 +307,16 @@ class VisionTransformerBase(TorchClassifierMixin, TorchEstimator):
 
     # -- persistence: safetensors and JSON, no pickled modules --------------------------------------------
     def save(self, directory) -> Path:
-        from safetensors.torch import save_model
-
         require_fitted(self, "module_")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_model(self.module_, str(directory / "model.safetensors"))
-        document = {
-            "estimator": type(self).__name__,
-            "hyperparameters": self.get_params(),
-            "network": asdict(self.config_),
-            "fitted": {
-                "classes_": self.classes_.tolist(),
-                "loss_history_": self.loss_history_,
-                "device_": self.device_,
-            },
-        }
-        (directory / "config.json").write_text(json.dumps(document, indent=1))
-        return directory
+        fitted = {"classes_": self.classes_.tolist(), "loss_history_": self.loss_history_, "device_": self.device_}
+        return store(directory, self, {"model": self.module_}, network=asdict(self.config_), fitted=fitted)
 
     @classmethod
     def load(cls, directory) -> VisionTransformerBase:
-        from safetensors.torch import load_model
-
-        directory = Path(directory)
-        document = json.loads((directory / "config.json").read_text())
-        if document.get("estimator") != cls.__name__:
-            raise ValueError(f"{directory} holds a {document.get('estimator')!r}, not a {cls.__name__}")
+        document = stored_document(directory, cls)
         estimator = cls(**document["hyperparameters"])
         estimator.config_ = ViTConfig(**document["network"])
-        module = estimator._network(estimator.config_)
-        load_model(module, str(directory / "model.safetensors"))
+        module = restored(directory, "model", estimator._network(estimator.config_))
         fitted = document["fitted"]
         estimator.classes_ = np.asarray(fitted["classes_"])
         estimator.loss_history_ = list(fitted["loss_history_"])
