@@ -178,6 +178,14 @@ def test_a_constant_target_is_refused_by_name(stores, tmp_path):
     assert any("on y" in line and "the target y is constant" in line for line in lines)
 
 
+def test_blank_text_is_refused_naming_the_column_and_count(stores, tmp_path):
+    frame = reviews()
+    frame.loc[[3, 6], "text"] = ["   ", "\t"]
+    lines = failures(context(stores, frame, tmp_path / "blank.csv"))
+    assert len(lines) == 1 and lines[0].startswith("expect_column_values_to_not_match_regex on text: 2 unexpected")
+    assert "blank text" in lines[0]
+
+
 def test_numbers_too_large_to_square_are_refused_naming_the_column_and_count(stores, tmp_path):
     frame = pd.DataFrame({"a": np.linspace(-1, 1, 60), "b": np.linspace(0, 5, 60), "y": [0, 1] * 30})
     frame.loc[:3, "b"] = 1e308
