@@ -559,6 +559,42 @@ class Image(SequenceOut):
         return bool
 
 
+class DiffusionImage(Image):
+    """An image drawn by a diffusion model for each row, with the sampler and its number of denoising
+    steps chosen per request: ``{"rows": [...], "sampler": "ddim", "steps": 20}``, both optional (the
+    model's own). ``steps`` is bounded by MAX_STEPS in the schema and by the model's training steps
+    (a 400 naming it). Served model: ``sample(X, sampler=, steps=)`` and ``check_sampling(sampler,
+    steps)`` (a ValueError naming what is out of bounds)."""
+
+    name = "diffusion_image"
+    MAX_STEPS: ClassVar[int] = 1000
+
+    @cached_property
+    def Request(self) -> type[BaseModel]:
+        rows = Annotated[list[self.Features], Field(min_length=1, max_length=self.max_rows)]
+        steps = Annotated[int, Field(ge=1, le=self.MAX_STEPS, description="denoising steps (DDIM)")]
+        return create_model(
+            "DiffusionRows",
+            __config__=STRICT,
+            rows=(rows, ...),
+            sampler=(Literal["ddpm", "ddim"] | None, Field(None, description="ddpm: all steps; ddim: `steps`")),
+            steps=(steps | None, None),
+        )
+
+    def check(self, model, request: BaseModel) -> None:
+        try:
+            model.check_sampling(request.sampler, request.steps)
+        except ValueError as error:
+            raise RequestRefused("steps" if request.steps is not None else "sampler", str(error)) from None
+
+    def answer(self, model, request: BaseModel) -> Answer:
+        records = [row.model_dump() for row in request.rows]
+        images = model.sample(self.model_input(records), sampler=request.sampler, steps=request.steps)
+        if not np.isfinite(np.asarray(images, dtype=float)).all():
+            raise AnswerError("produced a non-finite prediction")
+        return Answer(records, [self.to_json(image) for image in images])
+
+
 # -- requests that are not rows ---------------------------------------------------------------------
 
 
@@ -1165,6 +1201,7 @@ KINDS: dict[str, type[Kind]] = {
         Continuation,
         SequenceOut,
         Image,
+        DiffusionImage,
         TextGeneration,
         Action,
         RankedDocuments,

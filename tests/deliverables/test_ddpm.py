@@ -248,3 +248,29 @@ def test_the_metrics_count_and_time_the_samples(fitted):
     asked = np.arange(10)[:, None].astype(float)
     assert fid_samples(None, np.zeros((10, 8, 8)), asked, fitted) == 10.0
     assert ddim_seconds_per_1000(None, None, asked, fitted) > 0
+
+
+def test_the_service_kind_takes_the_sampler_and_its_steps_per_request_within_the_models_bounds(fitted):
+    from dataclasses import asdict
+
+    from pydantic import ValidationError
+
+    from s2p import catalog
+    from serving.kinds import RequestRefused, kind_for
+
+    d = catalog.get("ddpm")
+    kind = kind_for({"kind": d.answer_kind, "features": [asdict(d.features[0])], "target": asdict(d.target)})
+    request = kind.Request.model_validate({"rows": [{"digit": 3}, {"digit": 7}], "sampler": "ddim", "steps": 5})
+    kind.check(fitted, request)
+    answer = kind.answer(fitted, request)
+    drawn = fitted.sample(np.array([[3], [7]]), sampler="ddim", steps=5)
+    np.testing.assert_allclose(np.asarray(answer.values), drawn)  # the same seeded draw as the model's own
+    default = kind.Request.model_validate({"rows": [{"digit": 3}]})
+    np.testing.assert_allclose(kind.answer(fitted, default).values[0], fitted.predict(np.array([[3]]))[0])
+    too_many = kind.Request.model_validate({"rows": [{"digit": 3}], "sampler": "ddim", "steps": 999})
+    with pytest.raises(RequestRefused, match="steps") as refused:
+        kind.check(fitted, too_many)  # more than the model's training steps: a 400 before any work
+    assert refused.value.field == "steps"
+    for bad in ({"steps": 0}, {"steps": 5000}, {"sampler": "euler"}, {"steps": "5"}):
+        with pytest.raises(ValidationError):
+            kind.Request.model_validate({"rows": [{"digit": 3}], **bad})

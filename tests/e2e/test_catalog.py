@@ -284,6 +284,19 @@ def test_whisper_mini_transcribes_audio_and_refuses_another_sample_rate(runs):
     _served_new_kind(runs, "whisper_mini", exchange)
 
 
+def test_ddpm_draws_with_the_sampler_and_steps_a_request_asks_within_its_bounds(runs):
+    def exchange(url):
+        body = {"rows": [{"digit": 4}], "sampler": "ddim", "steps": 4}
+        answer = httpx.post(f"{url}/predict", json=body, timeout=60)
+        assert answer.status_code == 200, answer.text
+        image = np.asarray(answer.json()[0]["prediction"])
+        assert image.shape == (8, 8) and image.min() >= 0.0 and image.max() <= 1.0
+        refused = httpx.post(f"{url}/predict", json={**body, "steps": 999}, timeout=30)  # trained on fewer
+        assert refused.status_code == 400 and "steps" in refused.text
+
+    _served_new_kind(runs, "ddpm", exchange)
+
+
 #: Served traffic unlike the data each model learned from: the monitor of its kind must flag it.
 DRIFTING_TRAFFIC = {
     "gpt_mini": ("/predict", lambda i: {"prompt": "zzzz qqqq xxxx " * (1 + i % 5), "max_new_tokens": 2, "seed": i}),

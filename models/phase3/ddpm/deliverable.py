@@ -13,7 +13,7 @@ DELIVERABLE = Deliverable(
     phase="3",
     title="DDPM: forward noising, a class-conditional denoiser with time embeddings, DDPM and DDIM sampling",
     task="generation",
-    kind="image",
+    kind="diffusion_image",  # the image kind, with the sampler and its steps chosen per request
     source="s2p.sources:digit_images",
     features=(replace(DIGIT, description="the digit to draw"),),
     target=replace(DIGIT_IMAGE[0], description="an 8x8 handwritten digit, ink 0-1: what the model draws"),

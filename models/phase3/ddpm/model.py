@@ -317,6 +317,12 @@ class DDPM(TorchEstimator):
         x = self._denoise(x, labels, sampler, steps, eta, guidance, generator, visit)
         return to_pixels(x[:, 0].double().numpy())
 
+    def check_sampling(self, sampler: str | None = None, steps: int | None = None) -> int:
+        """The denoising steps a draw with ``sampler`` and ``steps`` (None: the estimator's) takes; a
+        ValueError names what is out of bounds (more steps than the model was trained with)."""
+        sampler = self.sampler if sampler is None else sampler
+        return self._check_sampling(sampler, self.ddim_steps if steps is None else steps, self.guidance, self.eta)
+
     def predict(self, X) -> np.ndarray:
         """An image of each wanted class, (n, S, S), by the estimator's sampler and steps."""
         return self.sample(X)
