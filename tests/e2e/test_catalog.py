@@ -24,7 +24,10 @@ ANOTHER_KIND_OF_MODEL = {
     "whisper_mini": "pocketsphinx's pretrained HMM recognizer; ours is untrained at the smoke size",
 }
 #: Deliverables whose smoke size is too small for parity to mean anything (PARITY.md holds theirs).
-NOISY_AT_SMOKE_SIZE = {"dqn": "2,000 environment steps: a return of 121 or 150 is the same untrained policy"}
+NOISY_AT_SMOKE_SIZE = {
+    "dqn": "2,000 environment steps: a return of 121 or 150 is the same untrained policy",
+    "clip": "600 pairs, 4 epochs: a recall@1 of 0.03 or 0.06 is two of 120 held-out captions, chance level",
+}
 
 
 @pytest.fixture(scope="module")
@@ -235,9 +238,11 @@ def test_the_transformer_explains_a_sentence_by_its_attention_heads(runs):
         assert explained.status_code == 200, explained.text
         first, second = explained.json()["explanations"]
         heads, length = len(first["weights"]), len(first["tokens"])
-        assert heads >= 1 and first["tokens"][1:] == ["a", "moving", "and", "funny", "film"]
+        words = [token for token in first["tokens"] if not token.startswith("[")]  # a [CLS] when it pools by it
+        assert heads >= 1 and words == ["a", "moving", "and", "funny", "film"]
         assert np.allclose(np.asarray(first["weights"]).sum(axis=-1), 1.0)  # each token's attention sums to 1
-        assert np.asarray(first["weights"]).shape == (heads, length, length) and len(second["tokens"]) == 2
+        assert np.asarray(first["weights"]).shape == (heads, length, length)
+        assert [token for token in second["tokens"] if not token.startswith("[")] == ["dull"]
         refused = httpx.post(f"{url}/explain", json={"rows": [{"text": "!!! ..."}]}, timeout=30)
         assert refused.status_code == 400 and "no words" in refused.text
 
