@@ -23,6 +23,8 @@ class DvcStageCache:
         self._lock = threading.Lock()
         self._steps = {stage_address(deliverable.id, stage): set(names) for stage, names in stages(deliverable).items()}
         self._done: dict[str, set[str]] = {}
+        self._known: dict[str, tuple[bool, str]] = {}  # stage -> (up to date, why), once asked
+        self._stale = ""  # the first stage of this deliverable found out of date, once one is
 
     @classmethod
     def for_context(cls, ctx: RunContext, overridden: bool) -> tuple[DvcStageCache | None, str]:
@@ -44,14 +46,29 @@ class DvcStageCache:
         return Repo(str(self.root))
 
     def lookup(self, step: Step, kwargs: dict[str, Any]) -> tuple[bool, Any, str]:
-        with self._lock, self._repo() as repo:
+        """Whether DVC holds the step's stage up to date. DVC is asked once per stage, and not at all
+        once an earlier stage of the deliverable is out of date (its stages form a chain, so that one
+        reruns and this one reads what it writes): on a fresh clone one question a deliverable instead
+        of one a step, each of which parses dvc.yaml and dvc.lock."""
+        with self._lock:
+            if step.stage not in self._known:
+                self._known[step.stage] = self._ask(step.stage)
+                if not self._known[step.stage][0] and not self._stale:
+                    self._stale = step.stage
+            fresh, why = self._known[step.stage]
+        return fresh, None, why
+
+    def _ask(self, stage: str) -> tuple[bool, str]:
+        if self._stale:
+            return False, f"{self._stale} is out of date and runs before it"
+        with self._repo() as repo:
             try:
-                status = repo.status(targets=[step.stage], with_deps=False)
+                status = repo.status(targets=[stage], with_deps=False)
             except Exception as error:  # a stage DVC does not know: run it
-                return False, None, f"DVC cannot tell ({error})"
+                return False, f"DVC cannot tell ({error})"
         if status:
-            return False, None, f"DVC: {status[step.stage]}"
-        return True, None, f"DVC: {step.stage} is up to date"
+            return False, f"DVC: {status[stage]}"
+        return True, f"DVC: {stage} is up to date"
 
     def record(self, step: Step, kwargs: dict[str, Any], result: Any) -> None:
         """Commit the stage to dvc.lock once all its steps (train and reference run in parallel) succeeded."""
