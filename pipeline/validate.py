@@ -108,8 +108,8 @@ def build_suite(deliverable: Deliverable, min_rows: int):
             suite.add_expectation(
                 E.ExpectColumnValueLengthsToBeBetween(column=column.name, min_value=column.min, max_value=column.max)
             )
-            blank = {"why": "blank text: only whitespace, no word to read"}
-            suite.add_expectation(E.ExpectColumnValuesToNotMatchRegex(column=column.name, regex=r"^\s*$", meta=blank))
+            blank = {"why": "blank text: only whitespace, no word to read"}  # empty: the length bound says so
+            suite.add_expectation(E.ExpectColumnValuesToNotMatchRegex(column=column.name, regex=r"^\s+$", meta=blank))
             continue
         suite.add_expectation(E.ExpectColumnValuesToBeInTypeList(column=column.name, type_list=NUMERIC_TYPES))
         low = -MAGNITUDE if column.min is None else column.min
