@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.context import RunContext, load_context
-from pipeline.dvc_cache import DvcStageCache
+from pipeline.dvc_cache import DvcStageCache, why_not_cached
 from pipeline.recipes import FIT_STEPS, recipe_of
 from pipeline.stages import stage_address, step_edges, step_name
 from pipeline.summary import run_summary
@@ -23,6 +23,7 @@ from tasks.report import publish_run_report
 
 MAX_CONCURRENCY = 4
 FITS_AT_ONCE = 2  # ours and the reference: the cores are shared between two fits
+STEP_WORKERS = 3  # the syllabus flow's worker processes: two fits and one lighter step at a time
 
 
 def flow_steps(contexts: list[RunContext], qualified: bool) -> list[Step]:
@@ -88,18 +89,17 @@ def compute_threads(threads: int):
 
 
 def _run(
-    steps_to_run: list[Step], caches: dict[str, DvcStageCache | None], fit_processes: bool = False
+    steps_to_run: list[Step], contexts: list[RunContext], skipping_off: str | None, in_processes: bool = False
 ) -> tuple[dict[str, Outcome], DAG]:
-    """Run the steps on the scheduler; with ``fit_processes`` the fits run in FITS_AT_ONCE worker processes."""
-    cache = _GroupCache(caches) if any(caches.values()) else None
-    dag = build_dag(steps_to_run)
+    """Run the steps on the scheduler, skipping those DVC holds up to date (unless ``skipping_off``
+    says why not); with ``in_processes`` every step runs in one of STEP_WORKERS worker processes."""
     threads = max(1, (os.cpu_count() or 1) // FITS_AT_ONCE)
-    workers = steps.fits_in_processes(FITS_AT_ONCE, threads) if fit_processes else contextlib.nullcontext()
-    with compute_threads(threads), workers:
+    workers = steps.steps_in_processes(STEP_WORKERS, threads) if in_processes else contextlib.nullcontext()
+    with compute_threads(threads), workers, _dvc_cache(steps_to_run, contexts, skipping_off) as cache:
         outcomes = execute(
             steps_to_run,
             PrefectEngine(),
-            max_concurrency=MAX_CONCURRENCY,
+            max_concurrency=STEP_WORKERS if in_processes else MAX_CONCURRENCY,
             capacity={"gpu": 1, "fit": FITS_AT_ONCE},
             cache=cache,
         )
@@ -107,34 +107,29 @@ def _run(
     for outcome in outcomes.values():
         if outcome.state == "cached":
             logger.info("%s: cached, not rerun (%s)", outcome.name, outcome.reason)
-    return outcomes, dag
+    return outcomes, build_dag(steps_to_run)
 
 
-class _GroupCache:
-    """Routes each step to the cache of its deliverable (some deliverables may have none)."""
-
-    def __init__(self, caches):
-        self.caches = caches
-
-    def lookup(self, step, kwargs):
-        cache = self.caches.get(step.group)
-        return cache.lookup(step, kwargs) if cache else (False, None, "no cache")
-
-    def record(self, step, kwargs, result):
-        """Record a finished stage in dvc.lock. The step itself succeeded: a stage DVC cannot record (an
-        output it declares is missing) is logged, and `dvc repro` runs that stage again."""
-        cache = self.caches.get(step.group)
-        if cache:
-            try:
-                cache.record(step, kwargs, result)
-            except Exception as error:
-                get_run_logger().warning("%s: not recorded in dvc.lock (%s)", step.stage, error)
-
-
-def _cache_for(ctx: RunContext, force: bool, overridden: bool):
-    if force:
-        return None, "--force"
-    return DvcStageCache.for_context(ctx, overridden)
+@contextlib.contextmanager
+def _dvc_cache(steps_to_run: list[Step], contexts: list[RunContext], skipping_off: str | None):
+    """DVC's content-hash skipping for the contexts it can decide for (None when it can for none)."""
+    logger = get_run_logger()
+    if skipping_off:
+        logger.info("content-hash skipping off: %s", skipping_off)
+        yield None
+        return
+    eligible = []
+    for ctx in contexts:
+        why = why_not_cached(ctx)
+        if why:
+            logger.info("%s: content-hash skipping off: %s", ctx.run_key, why)
+        else:
+            eligible.append(ctx)
+    if not eligible:
+        yield None
+        return
+    with DvcStageCache(eligible[0].stores.root, steps_to_run, [ctx.run_key for ctx in eligible], logger) as cache:
+        yield cache
 
 
 def _finish(ctx: RunContext, outcomes: dict[str, Outcome], prefix: str = "") -> dict:
@@ -164,15 +159,13 @@ def deliverable_flow(
     Steps whose inputs are unchanged since their last success (per DVC) are not rerun unless ``force``."""
     rows, named = (size, None) if isinstance(size, int) else (None, size)  # a row count, or smoke / full
     ctx = load_context(deliverable_id, data=data, target=target, overrides={"size": rows} if rows else None, size=named)
-    cache, why = _cache_for(ctx, force, overridden=size is not None)
-    if cache is None:
-        get_run_logger().info("content-hash skipping off: %s", why)
-    return run_deliverable(ctx, cache)
+    off = "--force" if force else "parameters overridden on the command line" if size is not None else None
+    return run_deliverable(ctx, skipping_off=off)
 
 
-def run_deliverable(ctx: RunContext, cache: DvcStageCache | None) -> dict:
+def run_deliverable(ctx: RunContext, skipping_off: str | None) -> dict:
     """The steps of one run context through the scheduler; the summary, or StepsFailed."""
-    outcomes, dag = _run(flow_steps([ctx], qualified=False), {ctx.run_key: cache})
+    outcomes, dag = _run(flow_steps([ctx], qualified=False), [ctx], skipping_off)
     publish_run_report(ctx.run_key, outcomes, dag.to_mermaid())
     summary = _finish(ctx, outcomes)
     if not all(o.succeeded for o in outcomes.values()):
@@ -191,8 +184,7 @@ def syllabus_flow(selection: str = "all", force: bool = False) -> dict:
         raise ValueError(f"no deliverables in phase {selection!r}")
     contexts = {d.id: load_context(d.id) for d in chosen}
     all_steps = flow_steps(list(contexts.values()), qualified=True)
-    caches = {key: _cache_for(ctx, force, overridden=False)[0] for key, ctx in contexts.items()}
-    outcomes, dag = _run(all_steps, caches, fit_processes=True)
+    outcomes, dag = _run(all_steps, list(contexts.values()), "--force" if force else None, in_processes=True)
     publish_run_report(f"syllabus-{selection}", outcomes, dag.to_mermaid())
     summaries = {key: _finish(ctx, outcomes, prefix=f"{key}.") for key, ctx in contexts.items()}
     if not all(o.succeeded for o in outcomes.values()):

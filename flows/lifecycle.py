@@ -30,7 +30,7 @@ def retrain_flow(deliverable_id: str, reason: str = "scheduled", window: int | N
     ctx = load_context(deliverable_id)
     new_data, rows = export_labeled_window(ctx, window or ctx.params.monitor.window)
     get_run_logger().info("retraining %s (%s) with %d new labeled rows", deliverable_id, reason, rows)
-    summary = run_deliverable(dataclasses.replace(ctx, new_data=new_data), cache=None)
+    summary = run_deliverable(dataclasses.replace(ctx, new_data=new_data), skipping_off="retraining on new data")
     return {**summary, "retrain": {"reason": reason, "new_rows": rows}}
 
 

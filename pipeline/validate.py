@@ -66,6 +66,9 @@ class ValidationFailed(RuntimeError):
         self.report_path = report_path
         super().__init__(f"validation failed: {report.describe()}\nreport: {report_path}")
 
+    def __reduce__(self):  # travels back whole from a worker process (the flow reports its table)
+        return ValidationFailed, (self.report, self.report_path)
+
 
 def build_suite(deliverable: Deliverable, min_rows: int):
     """The expectations every dataset of this deliverable must meet, derived from its columns."""

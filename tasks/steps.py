@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from pipeline import validate as validate_step
 from pipeline.context import RunContext
-from pipeline.recipes import FIT_STEPS, RecipeStep
+from pipeline.recipes import RecipeStep
 from s2p.imports import import_object
 
 
@@ -172,22 +172,24 @@ REPORTS = {
 }
 
 
-_fit_pool: ProcessPoolExecutor | None = None
+_pool: ProcessPoolExecutor | None = None
 
 
 @contextlib.contextmanager
-def fits_in_processes(workers: int, threads: int):
-    """Run the fits (``FIT_STEPS``) of the flows started inside in ``workers`` worker processes, each
-    with ``threads`` compute threads. Fits written in Python (a NumPy GAN, a GPT's many small torch ops)
-    hold the interpreter lock most of the time: two of them in threads of one process share one core."""
-    global _fit_pool
+def steps_in_processes(workers: int, threads: int):
+    """Run the steps of the flows started inside in ``workers`` worker processes, each with ``threads``
+    compute threads; the flow's own process only schedules, reports and records. Steps in threads of
+    one process share one core whenever they run Python (a NumPy GAN's fit, a GPT's many small torch
+    ops, validation, MLflow logging, plotting, bento builds): with the fits alone in workers, the
+    flow's process ran at 95% of a core while the two fit workers idled 30% of the time."""
+    global _pool
     context = multiprocessing.get_context("spawn")  # not fork: the flow's process runs threads
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_threads, initargs=(threads,)) as pool:
-        _fit_pool = pool
+        _pool = pool
         try:
             yield pool
         finally:
-            _fit_pool = None
+            _pool = None
 
 
 def _limit_threads(threads: int) -> None:
@@ -212,13 +214,13 @@ def _in_worker(function: str, ctx: RunContext):
 
 @functools.cache
 def task_for(step: RecipeStep):
-    """The Prefect task of a recipe step: its plain function, reported by the step's name. A fit runs
-    in a worker process while ``fits_in_processes`` is on."""
+    """The Prefect task of a recipe step: its plain function, reported by the step's name. The function
+    runs in a worker process while ``steps_in_processes`` is on."""
     report, function = REPORTS.get(step.name, _brief), step.run()
 
     def in_process_if_pooled(ctx: RunContext):
-        pool = _fit_pool
-        if pool is None or step.name not in FIT_STEPS:
+        pool = _pool
+        if pool is None:
             return function(ctx)
         return pool.submit(_in_worker, step.function, ctx).result()
 
