@@ -7,18 +7,22 @@ STAMP  := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
 APT_GET := $(if $(filter 0,$(shell id -u)),apt-get,sudo apt-get)
 
-.PHONY: install run test lint lock clean datasets
+.PHONY: install run test lint lock clean system
 
-install: $(STAMP) datasets
+install: $(STAMP) system
 
-# Offline data from Debian packages: Fashion-MNIST (70,000 images) for mlp, cnn and vit; espeak-ng,
-# the speech synthesizer whisper_mini's audio is made with.
-DEBIAN_DATA := $(FASHION_MNIST) /usr/bin/espeak-ng
-datasets: $(DEBIAN_DATA)
+# From Debian's packages: Fashion-MNIST (70,000 images) for mlp, cnn and vit; espeak-ng, the speech
+# synthesizer whisper_mini's audio is made with; PostgreSQL and Redis, the production backends the
+# tests start for real (README: production backends).
+POSTGRES := /usr/lib/postgresql/15/bin/postgres
+DEBIAN := $(FASHION_MNIST) /usr/bin/espeak-ng $(POSTGRES) /usr/bin/redis-server
+system: $(DEBIAN)
 
 $(FASHION_MNIST): PACKAGE := dataset-fashion-mnist
 /usr/bin/espeak-ng: PACKAGE := espeak-ng
-$(DEBIAN_DATA):
+$(POSTGRES): PACKAGE := postgresql
+/usr/bin/redis-server: PACKAGE := redis-server
+$(DEBIAN):
 	$(APT_GET) install -y -q --no-install-recommends $(PACKAGE) \
 	  || { $(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends $(PACKAGE); } \
 	  || { echo "could not install the Debian package $(PACKAGE) (needs root or sudo)"; exit 1; }

@@ -89,17 +89,22 @@ def compute_threads(threads: int):
 
 
 def _run(
-    steps_to_run: list[Step], contexts: list[RunContext], skipping_off: str | None, in_processes: bool = False
+    steps_to_run: list[Step],
+    contexts: list[RunContext],
+    skipping_off: str | None,
+    in_processes: bool = False,
+    concurrency: int = MAX_CONCURRENCY,
 ) -> tuple[dict[str, Outcome], DAG]:
-    """Run the steps on the scheduler, skipping those DVC holds up to date (unless ``skipping_off``
-    says why not); with ``in_processes`` every step runs in one of STEP_WORKERS worker processes."""
+    """Run the steps on the scheduler, at most ``concurrency`` at once, skipping those DVC holds up to
+    date (unless ``skipping_off`` says why not); with ``in_processes`` every step runs in one of
+    ``concurrency`` worker processes."""
     threads = max(1, (os.cpu_count() or 1) // FITS_AT_ONCE)
-    workers = steps.steps_in_processes(STEP_WORKERS, threads) if in_processes else contextlib.nullcontext()
+    workers = steps.steps_in_processes(concurrency, threads) if in_processes else contextlib.nullcontext()
     with compute_threads(threads), workers, _dvc_cache(steps_to_run, contexts, skipping_off) as cache:
         outcomes = execute(
             steps_to_run,
             PrefectEngine(),
-            max_concurrency=STEP_WORKERS if in_processes else MAX_CONCURRENCY,
+            max_concurrency=concurrency,
             capacity={"gpu": 1, "fit": FITS_AT_ONCE},
             cache=cache,
         )
@@ -173,18 +178,81 @@ def run_deliverable(ctx: RunContext, skipping_off: str | None) -> dict:
     return summary
 
 
+def run_syllabus(selection: str = "all", force: bool = False, cluster: str | None = None) -> dict:
+    """The syllabus flow on this machine's worker processes, or across the Dask cluster whose
+    scheduler is at ``cluster`` (default: $S2P_DASK_SCHEDULER): each step a Prefect task run by a
+    Dask worker, in the order and within the resources the project's scheduler decides."""
+    cluster = cluster or os.environ.get("S2P_DASK_SCHEDULER") or None
+    if cluster is None:
+        return syllabus_flow(selection=selection, force=force)
+    from prefect_dask import DaskTaskRunner
+
+    workers = cluster_threads(cluster)
+    on_cluster = syllabus_flow.with_options(task_runner=DaskTaskRunner(address=cluster))
+    return on_cluster(selection=selection, force=force, cluster=cluster, workers=workers)
+
+
+def cluster_threads(address: str) -> int:
+    """How many steps the Dask cluster at ``address`` runs at once (its workers' threads), once it is
+    known to be usable: a scheduler answers there, it has workers, and they report their task runs to
+    the same Prefect server as this flow (a worker without one starts a private server of its own, to
+    which the flow never sees its tasks finish)."""
+    from distributed import Client
+    from prefect.settings import PREFECT_API_URL
+
+    from s2p.errors import BackendUnavailable
+
+    api = PREFECT_API_URL.value()
+    if not api:
+        raise BackendUnavailable(
+            "a Dask cluster's workers report their steps to a Prefect server: start one (`prefect server start`)"
+            " and set PREFECT_API_URL here and in the workers' environment"
+        )
+    try:
+        with Client(address, timeout="10s") as client:
+            threads = sum(client.nthreads().values())
+            reported_to = client.run(_prefect_api_url)
+    except OSError as error:
+        raise BackendUnavailable(f"no Dask scheduler answers at {address} ({error})") from None
+    if threads == 0:
+        raise BackendUnavailable(f"the Dask scheduler at {address} has no workers")
+    elsewhere = {worker: url for worker, url in reported_to.items() if url != api}
+    if elsewhere:
+        worker, url = next(iter(elsewhere.items()))
+        raise BackendUnavailable(
+            f"Dask worker {worker} reports to {url or 'no Prefect server'}, not to {api}: "
+            f"start the workers with PREFECT_API_URL={api}"
+        )
+    return threads
+
+
+def _prefect_api_url() -> str | None:
+    """Run on each Dask worker: the Prefect server it reports to."""
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
 @flow(
     name="syllabus", flow_run_name="syllabus-{selection}", task_runner=ThreadPoolTaskRunner(max_workers=MAX_CONCURRENCY)
 )
-def syllabus_flow(selection: str = "all", force: bool = False) -> dict:
+def syllabus_flow(selection: str = "all", force: bool = False, cluster: str | None = None, workers: int = 0) -> dict:
     """Many deliverables in one flow (``selection``: "all" or a phase), honouring the catalog's
-    cross-deliverable dependencies; a failing deliverable does not stop independent ones."""
+    cross-deliverable dependencies; a failing deliverable does not stop independent ones. Its steps run
+    in STEP_WORKERS local worker processes, or on the ``workers`` threads of a Dask ``cluster`` (the
+    flow's task runner then being Prefect's DaskTaskRunner: see run_syllabus)."""
     chosen = catalog.select(None if selection == "all" else selection)
     if not chosen:
         raise ValueError(f"no deliverables in phase {selection!r}")
     contexts = {d.id: load_context(d.id) for d in chosen}
     all_steps = flow_steps(list(contexts.values()), qualified=True)
-    outcomes, dag = _run(all_steps, list(contexts.values()), "--force" if force else None, in_processes=True)
+    outcomes, dag = _run(
+        all_steps,
+        list(contexts.values()),
+        "--force" if force else None,
+        in_processes=cluster is None,
+        concurrency=workers if cluster else STEP_WORKERS,
+    )
     publish_run_report(f"syllabus-{selection}", outcomes, dag.to_mermaid())
     summaries = {key: _finish(ctx, outcomes, prefix=f"{key}.") for key, ctx in contexts.items()}
     if not all(o.succeeded for o in outcomes.values()):

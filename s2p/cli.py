@@ -64,6 +64,8 @@ def cmd_run(args) -> int:
     configure_environment()
     if args.phase or args.deliverable == "all":
         return _run_many(args)
+    if args.cluster:
+        raise ValueError("--cluster applies to `all` or --phase (one deliverable's steps form a chain)")
     if not args.deliverable:
         raise ValueError("name a deliverable, `all`, or --phase P")
     from pipeline.context import load_context
@@ -93,12 +95,12 @@ def cmd_run(args) -> int:
 def _run_many(args) -> int:
     if args.data or args.target or args.size:
         raise ValueError("--data, --target and --size apply to one deliverable, not to `all` or --phase")
-    from flows.deliverable import syllabus_flow
+    from flows.deliverable import run_syllabus
     from s2p.errors import quiet_expected_stops
 
     quiet_expected_stops()
     with contextlib.redirect_stdout(sys.stderr):
-        summaries = syllabus_flow(selection=args.phase or "all", force=args.force)
+        summaries = run_syllabus(selection=args.phase or "all", force=args.force, cluster=args.cluster)
     if args.json:
         print(json.dumps(summaries, indent=2, default=str))
     else:
@@ -408,6 +410,11 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="rerun steps even when their inputs are unchanged")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    run.add_argument(
+        "--cluster",
+        help="with `all` or --phase: run the steps on the Dask cluster whose scheduler is at this address "
+        "(tcp://host:8786; default $S2P_DASK_SCHEDULER), else on this machine's worker processes",
+    )
     run.set_defaults(func=cmd_run)
 
     stage = commands.add_parser("stage", help="run one DVC stage (what dvc.yaml calls)")

@@ -15,6 +15,11 @@ import logging
 _ENGINE_FAILED = "Finished in state Failed("
 
 
+class BackendUnavailable(ConnectionError):
+    """A configured backend (a database, a store, a cluster) does not answer, or refuses us: the
+    message names it and its address."""
+
+
 def explain(error: BaseException) -> str | None:
     """A message for an error a user can act on, or None for a bug (shown with its traceback)."""
     from s2p.catalog import UnknownDeliverable
@@ -26,7 +31,7 @@ def explain(error: BaseException) -> str | None:
         return explain(cause)
     if isinstance(error, UnknownDeliverable):
         return str(error)
-    if isinstance(error, ConfigError | DataError | FileNotFoundError):
+    if isinstance(error, ConfigError | DataError | FileNotFoundError | BackendUnavailable):
         return str(error)
     if type(error).__name__ in ("ValidationFailed", "StepsFailed") or isinstance(error, ValueError):
         return str(error)

@@ -8,6 +8,7 @@ import contextlib
 import functools
 import multiprocessing
 import pickle
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -212,6 +213,24 @@ def _in_worker(function: str, ctx: RunContext):
         raise
 
 
+def _dask_computations_stay_local() -> None:
+    """On a Dask worker (the syllabus flow on a cluster), a step's own Dask computations (Feast
+    materializes through Dask dataframes) run in the step's thread: sent to the cluster they would
+    wait for a worker thread, and a single-threaded worker's one thread is the step itself (measured:
+    the features step hung until killed)."""
+    if "distributed" not in sys.modules:
+        return
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:  # not on a worker
+        return
+    import dask
+
+    dask.config.set(scheduler="synchronous")
+
+
 @functools.cache
 def task_for(step: RecipeStep):
     """The Prefect task of a recipe step: its plain function, reported by the step's name. The function
@@ -225,6 +244,7 @@ def task_for(step: RecipeStep):
         return pool.submit(_in_worker, step.function, ctx).result()
 
     def run(ctx: RunContext):
+        _dask_computations_stay_local()
         return report(ctx, in_process_if_pooled)
 
     return task(run, name=step.name, cache_policy=NO_CACHE)
