@@ -15,7 +15,7 @@ import pandas as pd
 from pipeline.context import RunContext
 from s2p.catalog import Deliverable
 from s2p.files import write_parquet
-from s2p.paths import Stores
+from s2p.paths import Stores, is_url
 
 
 @dataclass(frozen=True)
@@ -64,26 +64,76 @@ def feature_objects(deliverable: Deliverable, name: str, dataset: Path):
 
 
 def open_store(stores: Stores):
-    """A FeatureStore configured by feature_repo/feature_store.yaml with ${VARS} from ``stores``."""
-    import yaml
+    """A FeatureStore configured by feature_repo/feature_store.yaml and ``stores`` (feast_config)."""
     from feast import FeatureStore, RepoConfig
 
-    stores.feast_registry.parent.mkdir(parents=True, exist_ok=True)
-    stores.feast_online_store.parent.mkdir(parents=True, exist_ok=True)
+    from s2p.backends import Backend, require
+
+    locations = {"Feast registry": stores.feast_registry, "Feast online store": stores.feast_online_store}
+    for name, location in locations.items():
+        if is_url(location):
+            require(Backend(name, location))
+        else:
+            location.parent.mkdir(parents=True, exist_ok=True)
+    config = RepoConfig(**feast_config(stores))
+    config.repo_path = stores.feast_repo
+    return FeatureStore(config=config)
+
+
+def feast_config(stores: Stores) -> dict:
+    """feature_repo/feature_store.yaml with its ${VARS} filled from ``stores``; a registry given as a
+    database URL becomes Feast's SQL registry, an online store given as redis://host:port[/db] Redis."""
+    import yaml
+
     values = dict(os.environ) | {
         "S2P_FEAST_REGISTRY": str(stores.feast_registry),
         "S2P_FEAST_ONLINE_STORE": str(stores.feast_online_store),
     }
     text = (stores.feast_repo / "feature_store.yaml").read_text()
-    config = RepoConfig(**yaml.safe_load(string.Template(text).substitute(values)))
-    config.repo_path = stores.feast_repo
-    return FeatureStore(config=config)
+    config = yaml.safe_load(string.Template(text).substitute(values))
+    if is_url(stores.feast_registry):
+        config["registry"] = {
+            "registry_type": "sql",
+            "path": sql_registry_url(stores.feast_registry),
+            "cache_ttl_seconds": config["registry"].get("cache_ttl_seconds", 60),
+            "sqlalchemy_config_kwargs": {"pool_pre_ping": True},
+        }
+    if is_url(stores.feast_online_store):
+        connection = redis_connection_string(stores.feast_online_store)
+        config["online_store"] = {"type": "redis", "connection_string": connection}
+    return config
+
+
+def sql_registry_url(url: str) -> str:
+    """Feast's SQL registry speaks psycopg 3: a plain postgresql:// URL names that driver."""
+    return "postgresql+psycopg://" + url.removeprefix("postgresql://") if url.startswith("postgresql://") else url
+
+
+def redis_connection_string(url: str) -> str:
+    """redis://[:password@]host:port[/db] (rediss:// for TLS) as Feast writes it: host:port,db=N,password=..."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise ValueError(f"S2P_FEAST_ONLINE_STORE: a Redis URL (redis://host:port/db) or a SQLite path, got {url!r}")
+    options = [f"{parts.hostname or 'localhost'}:{parts.port or 6379}"]
+    if parts.path.strip("/"):
+        options.append(f"db={int(parts.path.strip('/'))}")
+    if parts.password:
+        options.append(f"password={parts.password}")
+    if parts.scheme == "rediss":
+        options.append("ssl=true")
+    return ",".join(options)
 
 
 def registry_lock(stores: Stores):
-    """An inter-process lock beside a local registry (a remote SQL registry serializes itself)."""
+    """One run at a time applies and materializes: a lock file beside a local registry, an advisory
+    lock in a PostgreSQL registry (concurrent first applies would both insert the project's rows)."""
+    from s2p.backends import advisory_lock
     from s2p.files import file_lock
 
+    if is_url(stores.feast_registry):
+        return advisory_lock(stores.feast_registry, "s2p feast registry")
     stores.feast_registry.parent.mkdir(parents=True, exist_ok=True)
     return file_lock(stores.feast_registry.with_name(stores.feast_registry.name + ".lock"))
 
@@ -114,7 +164,8 @@ def run_features(ctx: RunContext) -> FeaturesResult:
     start = dataset["event_timestamp"].min().to_pydatetime()
     end = dataset["event_timestamp"].max().to_pydatetime() + timedelta(seconds=1)
     # Feast's file registry is read, changed and rewritten whole: two runs applying at once lose each
-    # other's views or read a half-written file. One run at a time, each on a freshly read registry.
+    # other's views or read a half-written file. One run at a time, each on a freshly read registry
+    # (a SQL registry too: two first applies would both create the project).
     with registry_lock(ctx.stores):
         store = open_store(ctx.stores)
         store.apply([entity, view])

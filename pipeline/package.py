@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pipeline.context import RunContext
+from s2p.backends import hidden_password
 from s2p.files import read_json, write_json
 
 SERVICE = "serving.service:Predictor"
@@ -52,8 +53,22 @@ def kind_spec(ctx: RunContext) -> dict:
     return {"kind": d.answer_kind, **KINDS[d.answer_kind].declared([asdict(column) for column in d.features])}
 
 
+def check_slo(ctx: RunContext) -> None:
+    """A quality floor the deliverable's answers cannot be judged by is refused before packaging."""
+    from s2p.config import ConfigError
+
+    slo, task = ctx.params.serving.slo, ctx.deliverable.task
+    if slo.max_label_mae is not None and task != "regression":
+        raise ConfigError(f"serving.slo.max_label_mae judges a regression's labels; {ctx.deliverable.id} is {task}")
+    if slo.min_label_accuracy is not None and task != "classification":
+        raise ConfigError(
+            f"serving.slo.min_label_accuracy judges a classification's labels; {ctx.deliverable.id} is {task}"
+        )
+
+
 def serving_spec(ctx: RunContext, model_tag: str, model_version: str, challenger: dict | None) -> dict:
     d = ctx.deliverable
+    check_slo(ctx)
     return {
         **kind_spec(ctx),
         "bento_name": ctx.model_name,
@@ -65,7 +80,8 @@ def serving_spec(ctx: RunContext, model_tag: str, model_version: str, challenger
         "explains": d.explains,
         "model_tag": model_tag,
         "model_version": model_version,
-        "inference_db": str(ctx.stores.inference_db),
+        # a server's password stays out of the bento: the service takes the URL from S2P_INFERENCE_DB
+        "inference_db": hidden_password(str(ctx.stores.inference_db)),
         "serving": ctx.params.serving.model_dump(),
         "challenger": challenger,
     }
@@ -80,6 +96,8 @@ def write_build_context(ctx: RunContext, spec: dict) -> Path:
     (build / "serving").mkdir(parents=True)
     for module in sorted((source / "serving").glob("*.py")):  # the service, its kinds, log and loading
         shutil.copy2(module, build / "serving" / module.name)
+    # the inference log's Alembic revisions: the service creates or upgrades the log's schema on start
+    shutil.copytree(source / "serving" / "migrations", build / "serving" / "migrations", ignore=_NOT_SOURCE)
     for path in code_closure(ctx.deliverable):  # the model's own code and the shared modules it imports
         relative = path.relative_to(source)
         if relative.parts[0] != "serving":
@@ -94,11 +112,14 @@ def write_build_context(ctx: RunContext, spec: dict) -> Path:
             "model_version": spec["model_version"],
             "model_tag": spec["model_tag"],
         },
-        "include": ["serving/*.py", "serving/s2p_service.json", "models/**/*.py"],
+        "include": ["serving/*.py", "serving/s2p_service.json", "serving/migrations/**", "models/**/*.py"],
         "python": {"packages": bento_requirements(ctx.deliverable), "lock_packages": False},
     }
     (build / "bentofile.yaml").write_text(yaml.safe_dump(bentofile, sort_keys=False))
     return build
+
+
+_NOT_SOURCE = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
 def run_package(ctx: RunContext) -> BentoInfo:
@@ -238,7 +259,8 @@ def code_digest(deliverable) -> str:
 
     source = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for path in code_closure(deliverable):
+    migrations = sorted((source / "serving" / "migrations").rglob("*.py"))  # packed with the service
+    for path in [*code_closure(deliverable), *migrations]:
         digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:24]
 

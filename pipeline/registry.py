@@ -47,13 +47,21 @@ class RegistryDecision:
 
 def mlflow_client(stores: Stores):
     """An MLflow client on ``stores``' tracking URI. A SQLite store is created (schema migrations)
-    under an inter-process lock: two runs opening a new database at once would both migrate it."""
+    under an inter-process lock: two runs opening a new database at once would both migrate it.
+    A server (postgresql://, http://) is first asked whether it answers (s2p.backends): a clear
+    error naming it rather than a stack trace; PostgreSQL migrates under its own advisory lock."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
     uri = stores.mlflow_tracking_uri
     mlflow.set_tracking_uri(uri)
     if not uri.startswith("sqlite:///"):
+        from s2p.backends import Backend, require
+
+        if "://" in uri and not uri.startswith("file:"):
+            require(Backend("MLflow tracking store", uri))
+        if uri.startswith("postgresql"):
+            return _migrated_postgres_client(uri)
         return MlflowClient(uri)
     database = Path(uri.removeprefix("sqlite:///"))
     database.parent.mkdir(parents=True, exist_ok=True)
@@ -61,6 +69,20 @@ def mlflow_client(stores: Stores):
         client = MlflowClient(uri)
         client.search_experiments(max_results=1)  # tracking store: creates and migrates the schema
         client.search_registered_models(max_results=1)  # model registry store: the same
+    return client
+
+
+def _migrated_postgres_client(uri: str):
+    """MlflowClient on PostgreSQL: the first client creates the schema (MLflow's Alembic migrations),
+    one process at a time (an advisory lock), as the lock file does for SQLite."""
+    from mlflow.tracking import MlflowClient
+
+    from s2p.backends import advisory_lock
+
+    with advisory_lock(uri, "s2p mlflow schema"):
+        client = MlflowClient(uri)
+        client.search_experiments(max_results=1)
+        client.search_registered_models(max_results=1)
     return client
 
 

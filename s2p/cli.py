@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def configure_environment():
     # Prefect creates its home but not the folders above it: in a fresh clone .s2p/ does not exist yet
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    from s2p.backends import check_backends
+
+    check_backends(stores)  # a configured server that is down is named before any run starts (none by default)
     return stores
 
 
@@ -323,6 +327,46 @@ def cmd_history(args) -> int:
     return 0
 
 
+def cmd_deployment(args) -> int:
+    """A served bento's deployment state (blue-green colour, canary status, rollbacks); --switch moves
+    all traffic of the running server (POST /deployment/switch) to a colour."""
+    stores = configure_environment()
+    from pipeline.context import load_context
+    from serving.rollout import deployment_dir, read_state
+
+    ctx = load_context(args.deliverable, stores)
+    if args.switch:
+        import httpx
+
+        url = f"{args.url.rstrip('/')}/deployment/switch"
+        from s2p.errors import BackendUnavailable
+
+        try:
+            response = httpx.post(url, json={"colour": args.switch}, timeout=10)
+        except httpx.HTTPError as error:
+            raise BackendUnavailable(f"no server answered at {args.url} ({error}): is `s2p serve` running?") from None
+        if response.status_code != 200:
+            raise ValueError(f"the switch was refused ({response.status_code}): {response.text}")
+        print(json.dumps(response.json()) if args.json else f"{ctx.run_key}: {args.switch} is live ({response.json()})")
+        return 0
+    state = read_state(deployment_dir(stores.inference_db), ctx.run_key)
+    if args.json:
+        print(json.dumps(state, indent=2))
+        return 0
+    if state is None:
+        print(f"{ctx.run_key}: no canary or blue-green deployment served yet")
+        return 0
+    versions = ", ".join(f"{colour} v{version}" for colour, version in state["versions"].items() if version)
+    print(f"{ctx.run_key}: {state['mode']} ({versions}); live: {state['live']}")
+    if state.get("canary"):
+        canary = state["canary"]
+        reason = f" ({canary['reason']})" if "reason" in canary else ""
+        print(f"canary v{canary['version']}: {canary['status']}{reason}")
+    for item in state.get("events", [])[-10:]:
+        print(f"  {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(item['at']))}Z  {item['event']}: {item['detail']}")
+    return 0
+
+
 def cmd_deploy(args) -> int:
     stores = configure_environment()
     from s2p import catalog
@@ -475,6 +519,15 @@ def parser() -> argparse.ArgumentParser:
     deploy.add_argument("deliverable", nargs="?")
     deploy.add_argument("--phase")
     deploy.set_defaults(func=cmd_deploy)
+
+    deployment = commands.add_parser(
+        "deployment", help="a served bento's blue-green colour and canary status; --switch moves all traffic"
+    )
+    deployment.add_argument("deliverable")
+    deployment.add_argument("--switch", choices=("blue", "green"), help="make this colour live on the running server")
+    deployment.add_argument("--url", default="http://127.0.0.1:3000", help="the running server (default: %(default)s)")
+    deployment.add_argument("--json", action="store_true")
+    deployment.set_defaults(func=cmd_deployment)
 
     parity = commands.add_parser("parity", help="write PARITY.md: every model against its reference library")
     parity.add_argument("deliverable", nargs="*", help="only these (default: every deliverable that has run)")

@@ -49,9 +49,53 @@ class MonitorParams(Params):
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+class SloParams(Params):
+    """When a canary is rolled back: its own answers judged in each worker (docs/deployment.md)."""
+
+    window: int = 100  # the canary's newest answers judged (per worker)
+    max_error_rate: float = 0.05  # a breach: more than floor(max_error_rate * window) failures among them
+    min_requests: int = 20  # the p95 latency is judged once the window holds this many answers
+    max_p95_ms: float | None = None  # a breach: the canary's p95 answer latency above this (null: not judged)
+    min_labels: int = 30  # quality is judged once this many canary answers have delayed labels
+    max_label_mae: float | None = None  # regression: a breach when the labeled answers' MAE is above this
+    min_label_accuracy: float | None = None  # classification: a breach when their accuracy is below this
+
+    @field_validator("max_error_rate", "max_p95_ms", "max_label_mae", "min_label_accuracy", mode="before")
+    @classmethod
+    def _ints_are_floats(cls, value):
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.window < 1:
+            raise ValueError(f"serving.slo.window must be at least 1 request, got {self.window}")
+        if not 0.0 <= self.max_error_rate < 1.0:
+            raise ValueError(f"serving.slo.max_error_rate must lie in [0, 1), got {self.max_error_rate}")
+        if not 1 <= self.min_requests <= self.window:
+            raise ValueError(f"serving.slo.min_requests must lie in [1, window={self.window}], got {self.min_requests}")
+        if self.max_p95_ms is not None and self.max_p95_ms <= 0:
+            raise ValueError(f"serving.slo.max_p95_ms must be positive (or null), got {self.max_p95_ms}")
+        if self.min_labels < 1:
+            raise ValueError(f"serving.slo.min_labels must be at least 1, got {self.min_labels}")
+        if self.max_label_mae is not None and self.max_label_mae <= 0:
+            raise ValueError(f"serving.slo.max_label_mae must be positive (or null), got {self.max_label_mae}")
+        if self.min_label_accuracy is not None and not 0.0 < self.min_label_accuracy <= 1.0:
+            raise ValueError(
+                f"serving.slo.min_label_accuracy must lie in (0, 1] (or null), got {self.min_label_accuracy}"
+            )
+        return self
+
+
+MODES = ("single", "shadow", "canary", "blue_green")
+
+
 class ServingParams(Params):
-    mode: str = "single"  # single | shadow (challenger mirrored, logged only) | canary
+    # single | shadow (challenger mirrored, logged only) | canary | blue_green (champion blue, challenger
+    # green, both loaded; `live` answers everything until a switch: POST /deployment/switch, `s2p deployment`)
+    mode: str = "single"
     canary_fraction: float = 0.1  # share of requests a canary challenger answers
+    slo: SloParams = Field(default_factory=SloParams)  # a canary that breaches it is rolled back at once
+    live: str = "blue"  # blue_green: the colour that answers when the server starts (a switch persists)
     workers: int = 2  # worker processes of `bentoml serve` (one per core of this 2-core machine)
     access_log: bool = False  # BentoML's line per request; the inference log already records each one
     metrics: bool = True  # BentoML's Prometheus /metrics (request counts, latency histograms)
@@ -68,10 +112,12 @@ class ServingParams(Params):
     def _check(self):
         if self.workers < 1:
             raise ValueError(f"serving.workers must be at least 1, got {self.workers}")
-        if self.mode not in ("single", "shadow", "canary"):
-            raise ValueError(f"serving.mode must be single, shadow or canary, got {self.mode!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"serving.mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if not 0.0 <= self.canary_fraction <= 1.0:
             raise ValueError(f"serving.canary_fraction must lie in [0, 1], got {self.canary_fraction}")
+        if self.live not in ("blue", "green"):
+            raise ValueError(f"serving.live must be blue (the champion) or green (the challenger), got {self.live!r}")
         return self
 
 

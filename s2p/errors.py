@@ -48,7 +48,9 @@ def expected_stop(error: BaseException) -> bool:
     cause = getattr(error, "first_error", None)
     if cause is not None:
         return expected_stop(cause)
-    return type(error).__name__ == "ValidationFailed" or isinstance(error, DataError | ConfigError | UnknownDeliverable)
+    return type(error).__name__ == "ValidationFailed" or isinstance(
+        error, DataError | ConfigError | UnknownDeliverable | BackendUnavailable
+    )
 
 
 def stop_report(error: BaseException) -> dict:

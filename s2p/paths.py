@@ -34,14 +34,18 @@ class Stores:
     data: Path
     artifacts: Path
     state: Path
-    mlflow_tracking_uri: str
-    mlflow_artifacts: str  # a URI: file:///... by default, s3://bucket/prefix in production
+    mlflow_tracking_uri: str  # sqlite:///... by default; postgresql://... or http://mlflow-server in production
+    #: A URI: file:///... by default, s3://bucket/prefix in production; None: the tracking server's own
+    #: (an `mlflow server --artifacts-destination s3://...` proxies artifacts: mlflow-artifacts:/)
+    mlflow_artifacts: str | None
     prefect_home: Path
     feast_repo: Path
-    feast_registry: Path
-    feast_online_store: Path
+    feast_registry: Path | str  # a file, or a SQLAlchemy URL of a SQL registry (postgresql+psycopg://...)
+    feast_online_store: Path | str  # a SQLite file, or redis://host:port[/db]
     bentoml_home: Path
-    inference_db: Path
+    inference_db: Path | str  # a SQLite file, or a SQLAlchemy URL (postgresql://...)
+    #: Prefect's server database (PREFECT_SERVER_DATABASE_CONNECTION_URL), None: SQLite in prefect_home
+    prefect_database: str | None = None
 
     @classmethod
     def from_env(cls, root: Path | None = None) -> Stores:
@@ -51,21 +55,31 @@ class Stores:
         def path(var: str, default: Path) -> Path:
             return Path(env[var]).resolve() if env.get(var) else default
 
+        def location(var: str, default: Path) -> Path | str:
+            """A URL as given (a database, a Redis server), else a local path."""
+            return env[var] if is_url(env.get(var)) else path(var, default)
+
         state = path("S2P_STATE_DIR", root / ".s2p")
+        tracking = env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{state / 'mlflow' / 'mlflow.db'}"
+        served_artifacts = tracking.startswith(("http://", "https://")) and not env.get("S2P_MLFLOW_ARTIFACTS")
+        artifacts = None if served_artifacts else _uri(env.get("S2P_MLFLOW_ARTIFACTS"), state / "mlflow" / "artifacts")
         return cls(
             root=root,
             params_file=path("S2P_PARAMS", root / "params.yaml"),
             data=path("S2P_DATA_DIR", root / "data"),
             artifacts=path("S2P_ARTIFACTS_DIR", root / "artifacts"),
             state=state,
-            mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{state / 'mlflow' / 'mlflow.db'}",
-            mlflow_artifacts=_uri(env.get("S2P_MLFLOW_ARTIFACTS"), state / "mlflow" / "artifacts"),
+            mlflow_tracking_uri=tracking,
+            mlflow_artifacts=artifacts,
             prefect_home=path("PREFECT_HOME", state / "prefect"),
             feast_repo=root / "feature_repo",
-            feast_registry=path("S2P_FEAST_REGISTRY", state / "feast" / "registry.db"),
-            feast_online_store=path("S2P_FEAST_ONLINE_STORE", state / "feast" / "online.db"),
+            feast_registry=location("S2P_FEAST_REGISTRY", state / "feast" / "registry.db"),
+            feast_online_store=location("S2P_FEAST_ONLINE_STORE", state / "feast" / "online.db"),
             bentoml_home=path("BENTOML_HOME", state / "bentoml"),
-            inference_db=path("S2P_INFERENCE_DB", state / "inference" / "inference.db"),
+            inference_db=location("S2P_INFERENCE_DB", state / "inference" / "inference.db"),
+            prefect_database=env.get("PREFECT_SERVER_DATABASE_CONNECTION_URL")
+            or env.get("PREFECT_API_DATABASE_CONNECTION_URL")
+            or None,
         )
 
     def service_environment(self) -> dict[str, str]:
@@ -227,6 +241,11 @@ class RunPaths:
     @property
     def failed_run_summary(self) -> Path:
         return self.artifacts / "run_failed.json"
+
+
+def is_url(location: str | Path | None) -> bool:
+    """Whether a store location is a server's URL (scheme://...) rather than a local path."""
+    return isinstance(location, str) and "://" in location
 
 
 def _uri(value: str | None, default: Path) -> str:

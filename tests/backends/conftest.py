@@ -1,0 +1,210 @@
+"""Real backends for the production-configuration tests, each started once per session on a free port
+in a temporary folder and stopped afterwards: PostgreSQL (initdb + pg_ctl, password authentication),
+Redis (no persistence), moto's S3-compatible server, and an MLflow server on PostgreSQL that proxies
+artifacts to a moto bucket. Nothing is downloaded: every binary is Debian's or the virtualenv's."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+VENV_BIN = Path(sys.executable).parent
+USER, PASSWORD = "s2p", "s2p-secret"
+SUPERUSER_PASSWORD = "postgres-secret"
+DATABASES = ("mlflow", "mlflow_direct", "prefect", "feast", "inference", "inference_run")
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+ARTIFACT_BUCKET = "mlflow-artifacts"
+
+
+def wait_until(ready, what: str, process: subprocess.Popen | None = None, log: Path | None = None, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}: {_tail(log)}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} not ready in {timeout} s: {_tail(log)}")
+        time.sleep(0.2)
+
+
+def _tail(log: Path | None) -> str:
+    return log.read_text()[-3000:] if log and log.exists() else ""
+
+
+@contextlib.contextmanager
+def background(command: list[str], log: Path, env: dict | None = None, cwd: Path | None = None):
+    """A server process in its own session (stopped with its children), its output in ``log``."""
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+        )
+    try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def answers_http(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@dataclass(frozen=True)
+class Postgres:
+    port: int
+
+    def url(self, database: str, driver: str = "", user: str = USER, password: str = PASSWORD) -> str:
+        scheme = f"postgresql+{driver}" if driver else "postgresql"
+        return f"{scheme}://{user}:{password}@127.0.0.1:{self.port}/{database}"
+
+    def query(self, database: str, sql: str, *args) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.url(database)) as connection:
+            return connection.execute(sql, args).fetchall()
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: as the postgres user when we are root."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.getuid() == 0 else command
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL 15 cluster (scram-sha-256 passwords) with a role s2p owning one database per store."""
+    import psycopg
+
+    if not (PG_BIN / "initdb").exists():
+        pytest.fail(f"PostgreSQL 15 is not installed ({PG_BIN}/initdb): apt-get install postgresql-15")
+    base = Path(tempfile.mkdtemp(prefix="s2p-pg-"))
+    data, log = base / "data", base / "postgres.log"
+    (base / "pwfile").write_text(SUPERUSER_PASSWORD + "\n")
+    if os.getuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+        shutil.chown(base / "pwfile", "postgres", "postgres")
+    initdb = [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "scram-sha-256"]
+    subprocess.run(_as_postgres([*initdb, f"--pwfile={base / 'pwfile'}"]), check=True, capture_output=True)
+    port = free_port()
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+    start = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]
+    subprocess.run(_as_postgres(start), check=True, capture_output=True)
+    try:
+        superuser = f"postgresql://postgres:{SUPERUSER_PASSWORD}@127.0.0.1:{port}/postgres"
+        with psycopg.connect(superuser, autocommit=True) as connection:
+            connection.execute(f"CREATE ROLE {USER} LOGIN PASSWORD '{PASSWORD}'")
+            for database in DATABASES:
+                connection.execute(f"CREATE DATABASE {database} OWNER {USER}")
+        yield Postgres(port)
+    finally:
+        stop = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
+        subprocess.run(_as_postgres(stop), capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    import redis
+
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed: apt-get install redis-server")
+    base = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(base)]
+    with background(command, base / "redis.log") as process:
+        url = f"redis://127.0.0.1:{port}/0"
+
+        def ready() -> bool:
+            try:
+                return redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+            except redis.ConnectionError:
+                return False
+
+        wait_until(ready, "redis-server", process, base / "redis.log", timeout=20)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory):
+    """moto's S3-compatible server (in memory) and its bucket for MLflow's artifacts."""
+    base = tmp_path_factory.mktemp("moto")
+    port = free_port()
+    env = {**os.environ, **S3_CREDENTIALS}
+    command = [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    with background(command, base / "moto.log", env=env) as process:
+        endpoint = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            try:
+                s3_client(endpoint).list_buckets()
+                return True
+            except Exception:  # not listening yet
+                return False
+
+        wait_until(ready, "moto_server", process, base / "moto.log")
+        s3_client(endpoint).create_bucket(Bucket=ARTIFACT_BUCKET)
+        yield endpoint
+
+
+def s3_client(endpoint: str):
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=S3_CREDENTIALS["AWS_DEFAULT_REGION"],
+    )
+
+
+def s3_keys(endpoint: str, bucket: str, prefix: str = "") -> list[str]:
+    pages = s3_client(endpoint).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(postgres, s3_endpoint, tmp_path_factory):
+    """`mlflow server` on PostgreSQL, proxying artifacts to s3://mlflow-artifacts/ on moto."""
+    base = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    env = {**os.environ, **S3_CREDENTIALS, "MLFLOW_S3_ENDPOINT_URL": s3_endpoint}
+    command = [
+        str(VENV_BIN / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        postgres.url("mlflow"),
+        "--artifacts-destination",
+        f"s3://{ARTIFACT_BUCKET}/",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    with background(command, base / "mlflow.log", env=env, cwd=base) as process:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: answers_http(f"{url}/health"), "mlflow server", process, base / "mlflow.log", timeout=120)
+        yield url
