@@ -178,18 +178,20 @@ def run_deliverable(ctx: RunContext, skipping_off: str | None) -> dict:
     return summary
 
 
-def run_syllabus(selection: str = "all", force: bool = False, cluster: str | None = None) -> dict:
+def run_syllabus(
+    selection: str = "all", force: bool = False, cluster: str | None = None, size: str | None = None
+) -> dict:
     """The syllabus flow on this machine's worker processes, or across the Dask cluster whose
     scheduler is at ``cluster`` (default: $S2P_DASK_SCHEDULER): each step a Prefect task run by a
     Dask worker, in the order and within the resources the project's scheduler decides."""
     cluster = cluster or os.environ.get("S2P_DASK_SCHEDULER") or None
     if cluster is None:
-        return syllabus_flow(selection=selection, force=force)
+        return syllabus_flow(selection=selection, force=force, size=size)
     from prefect_dask import DaskTaskRunner
 
     workers = cluster_threads(cluster)
     on_cluster = syllabus_flow.with_options(task_runner=DaskTaskRunner(address=cluster))
-    return on_cluster(selection=selection, force=force, cluster=cluster, workers=workers)
+    return on_cluster(selection=selection, force=force, cluster=cluster, workers=workers, size=size)
 
 
 def cluster_threads(address: str) -> int:
@@ -236,20 +238,24 @@ def _prefect_api_url() -> str | None:
 @flow(
     name="syllabus", flow_run_name="syllabus-{selection}", task_runner=ThreadPoolTaskRunner(max_workers=MAX_CONCURRENCY)
 )
-def syllabus_flow(selection: str = "all", force: bool = False, cluster: str | None = None, workers: int = 0) -> dict:
-    """Many deliverables in one flow (``selection``: "all" or a phase), honouring the catalog's
-    cross-deliverable dependencies; a failing deliverable does not stop independent ones. Its steps run
-    in STEP_WORKERS local worker processes, or on the ``workers`` threads of a Dask ``cluster`` (the
-    flow's task runner then being Prefect's DaskTaskRunner: see run_syllabus)."""
+def syllabus_flow(
+    selection: str = "all", force: bool = False, cluster: str | None = None, workers: int = 0, size: str | None = None
+) -> dict:
+    """Many deliverables in one flow (``selection``: "all" or a phase), each at ``size`` (smoke, default
+    or full; default: default), honouring the catalog's cross-deliverable dependencies; a failing
+    deliverable does not stop independent ones. Its steps run in STEP_WORKERS local worker processes,
+    or on the ``workers`` threads of a Dask ``cluster`` (the flow's task runner then being Prefect's
+    DaskTaskRunner: see run_syllabus)."""
     chosen = catalog.select(None if selection == "all" else selection)
     if not chosen:
         raise ValueError(f"no deliverables in phase {selection!r}")
-    contexts = {d.id: load_context(d.id) for d in chosen}
+    contexts = {d.id: load_context(d.id, size=size) for d in chosen}
     all_steps = flow_steps(list(contexts.values()), qualified=True)
+    off = "--force" if force else f"--size {size} (dvc.yaml's stages are the default size)" if size else None
     outcomes, dag = _run(
         all_steps,
         list(contexts.values()),
-        "--force" if force else None,
+        off,
         in_processes=cluster is None,
         concurrency=workers if cluster else STEP_WORKERS,
     )

@@ -97,14 +97,14 @@ def cmd_run(args) -> int:
 
 
 def _run_many(args) -> int:
-    if args.data or args.target or args.size:
-        raise ValueError("--data, --target and --size apply to one deliverable, not to `all` or --phase")
+    if args.data or args.target or isinstance(args.size, int):
+        raise ValueError("--data, --target and a row count apply to one deliverable, not to `all` or --phase")
     from flows.deliverable import run_syllabus
     from s2p.errors import quiet_expected_stops
 
     quiet_expected_stops()
     with contextlib.redirect_stdout(sys.stderr):
-        summaries = run_syllabus(selection=args.phase or "all", force=args.force, cluster=args.cluster)
+        summaries = run_syllabus(selection=args.phase or "all", force=args.force, cluster=args.cluster, size=args.size)
     if args.json:
         print(json.dumps(summaries, indent=2, default=str))
     else:

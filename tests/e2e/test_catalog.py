@@ -32,24 +32,61 @@ NOISY_AT_SMOKE_SIZE = {
 
 @pytest.fixture(scope="module")
 def runs():
-    """Each deliverable's flow, once, at its smoke size (params.yaml), in stores of their own; {id: summary or
-    the exception}. The catalog's order runs an upstream (income) before its audit."""
-    from flows.deliverable import deliverable_flow
+    """Every deliverable at its smoke size (params.yaml) in one syllabus flow (`s2p run all --size smoke`:
+    the steps in worker processes, an upstream such as income before its audit), in stores of their
+    own; {id: summary, or the error of its failed step}."""
+    from flows.deliverable import syllabus_flow
+    from pipeline.context import load_context
+    from scheduler.executor import StepsFailed
 
     base = Path(tempfile.mkdtemp(prefix="s2p-catalog-"))
     saved = dict(os.environ)
     os.environ.update(store_variables(base))
-    results = {}
     try:
-        for d in catalog.CATALOG:
-            try:
-                results[d.id] = deliverable_flow(d.id, size="smoke")
-            except Exception as error:  # reported by the deliverable's own test
-                results[d.id] = error
+        try:
+            results = dict(syllabus_flow(selection="all", size="smoke"))
+        except StepsFailed as failed:  # each failure is reported by its deliverable's test
+            results = {}
+            for d in catalog.CATALOG:
+                mine = [o for name, o in failed.outcomes.items() if name.startswith(f"{d.id}.") and not o.succeeded]
+                summary = load_context(d.id, size="smoke").paths.run_summary
+                results[d.id] = (
+                    (mine[0].error or RuntimeError(f"{mine[0].name}: {mine[0].reason}"))
+                    if mine
+                    else json.loads(summary.read_text())
+                )
         yield results, base
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def test_a_phase_on_a_dask_cluster_gives_the_local_runs_results(runs, dask_cluster):
+    """The same deliverables at the same size across a real Dask cluster (two worker processes, a real
+    Prefect server): the same metrics as the local syllabus flow's (measured durations aside)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    address, env = dask_cluster
+    result = subprocess.run(
+        [sys.executable, "-m", "s2p.cli", "run", "--phase", "DSA", "--size", "smoke", "--cluster", address, "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
+    on_cluster = json.loads(result.stdout)
+    assert list(on_cluster) == [d.id for d in catalog.select("DSA")]
+    for deliverable, summary in on_cluster.items():
+        assert set(summary["steps"].values()) == {"completed"}, deliverable
+        for side in ("ours", "reference"):
+            assert untimed(summary["metrics"][side]) == untimed(runs[0][deliverable]["metrics"][side]), deliverable
+        assert (Path(env["S2P_ARTIFACTS_DIR"]) / deliverable / "bento.json").is_file()  # by the cluster's workers
+
+
+def untimed(metrics: dict) -> dict:
+    """Metrics less the measured durations, which differ from run to run."""
+    return {name: value for name, value in metrics.items() if not name.endswith(("_ms", "_seconds", "per_second"))}
 
 
 @pytest.mark.parametrize("deliverable", catalog.CATALOG, ids=lambda d: d.id)
