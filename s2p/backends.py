@@ -19,6 +19,7 @@ from s2p.errors import BackendUnavailable
 from s2p.paths import Stores, is_url
 
 TIMEOUT_S = 3.0
+MLFLOW_TRACKING = "MLflow tracking store"
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def configured(stores: Stores) -> list[Backend]:
     """The stores ``stores`` puts on a server (an empty list for the embedded default)."""
     found = []
     if not stores.mlflow_tracking_uri.startswith(("sqlite:", "file:")) and "://" in stores.mlflow_tracking_uri:
-        found.append(Backend("MLflow tracking store", stores.mlflow_tracking_uri))
+        found.append(Backend(MLFLOW_TRACKING, stores.mlflow_tracking_uri))
     if stores.mlflow_artifacts and stores.mlflow_artifacts.startswith("s3://"):
         endpoint = os.environ.get("MLFLOW_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
         found.append(Backend("MLflow artifact store", stores.mlflow_artifacts, endpoint))
@@ -92,6 +93,8 @@ def probe(backend: Backend, timeout: float = TIMEOUT_S) -> str | None:
     checks = {"postgresql": _postgres, "postgres": _postgres, "redis": _redis, "rediss": _redis}
     checks |= {"http": _http, "https": _http, "s3": _s3}
     check = checks.get(scheme)
+    if check is _http and backend.name == MLFLOW_TRACKING:
+        check = _mlflow_server
     if check is None:
         return None  # a backend we cannot probe (mysql, gs://, ...) is left to its library
     try:
@@ -151,6 +154,34 @@ def _http(backend: Backend, timeout: float) -> None:
         raise _Refused(f"HTTP {response.status_code}")
     if response.status_code >= 400:
         raise ConnectionError(f"HTTP {response.status_code} from {base}/health")
+
+
+def _mlflow_server(backend: Backend, timeout: float) -> None:
+    """An MLflow server: /health (open even with authentication on), then one authenticated read
+    (search one experiment) with MLflow's own credentials (MLFLOW_TRACKING_USERNAME and _PASSWORD,
+    ~/.mlflow/credentials, or MLFLOW_TRACKING_TOKEN): a 401 or 403 names the user we sent."""
+    import httpx
+
+    _http(backend, timeout)
+    from mlflow.utils.credentials import read_mlflow_creds
+
+    credentials = read_mlflow_creds()
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    auth = (credentials.username, credentials.password or "") if credentials.username else None
+    headers = {"Authorization": f"Bearer {token}"} if token and auth is None else {}
+    base = backend.url.rstrip("/")
+    response = httpx.get(
+        f"{base}/api/2.0/mlflow/experiments/search",
+        params={"max_results": 1},
+        auth=auth,
+        headers=headers,
+        timeout=timeout,
+    )
+    if response.status_code in (401, 403):
+        who = f"user {credentials.username!r}" if auth else "a token" if headers else "no credentials"
+        raise _Refused(f"HTTP {response.status_code} for {who}: check MLFLOW_TRACKING_USERNAME and _PASSWORD")
+    if response.status_code >= 400:
+        raise ConnectionError(f"HTTP {response.status_code} from {base}/api/2.0/mlflow/experiments/search")
 
 
 def _s3(backend: Backend, timeout: float) -> None:

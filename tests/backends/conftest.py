@@ -208,3 +208,96 @@ def mlflow_server(postgres, s3_endpoint, tmp_path_factory):
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: answers_http(f"{url}/health"), "mlflow server", process, base / "mlflow.log", timeout=120)
         yield url
+
+
+ADMIN_USER, ADMIN_PASSWORD = "admin", "admin-secret-0123"
+
+
+def create_database(postgres: Postgres, name: str) -> None:
+    """One more database owned by the s2p role on the session's cluster (once: later calls do nothing)."""
+    import psycopg
+
+    superuser = f"postgresql://postgres:{SUPERUSER_PASSWORD}@127.0.0.1:{postgres.port}/postgres"
+    with psycopg.connect(superuser, autocommit=True) as connection:
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchall():
+            connection.execute(f"CREATE DATABASE {name} OWNER {USER}")
+
+
+@dataclass(frozen=True)
+class AuthServer:
+    """An `mlflow server --app-name basic-auth`: its URL and its admin's credentials."""
+
+    url: str
+    admin: tuple[str, str] = (ADMIN_USER, ADMIN_PASSWORD)
+    log: Path | None = None
+
+
+@contextlib.contextmanager
+def authenticated_mlflow(
+    postgres: Postgres,
+    s3_endpoint: str,
+    base: Path,
+    name: str = "mlflow_auth",
+    workers: int = 2,
+    auth_cache_s: int = 60,
+):
+    """`mlflow server` with MLflow's basic-auth app: runs and registry in database ``name``, users and
+    permissions in ``name``_users (both on ``postgres``), artifacts proxied to s3://mlflow-artifacts/``name``/
+    on moto, ``workers`` uvicorn workers. Users other than the admin start with READ on everything
+    (MLflow's default_permission); a resource's creator gets MANAGE on it. Each worker caches a verified
+    password for ``auth_cache_s`` seconds (MLflow's auth_cache_ttl_seconds; its default 0 runs werkzeug's
+    scrypt hash on every request: 180-370 ms a request here instead of ~9 ms, docs/registry_at_scale.md);
+    permissions are not cached; after a password change other workers may accept the old one that long."""
+    tracking, users = name, f"{name}_users"
+    for database in (tracking, users):
+        create_database(postgres, database)
+    config = base / "basic_auth.ini"
+    config.write_text(
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = {postgres.url(users)}\n"
+        f"admin_username = {ADMIN_USER}\n"
+        f"admin_password = {ADMIN_PASSWORD}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        f"auth_cache_ttl_seconds = {auth_cache_s}\n"
+    )
+    env = {
+        **os.environ,
+        **S3_CREDENTIALS,
+        "MLFLOW_S3_ENDPOINT_URL": s3_endpoint,
+        "MLFLOW_AUTH_CONFIG_PATH": str(config),
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": "s2p-tests-only-secret",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",  # GenAI scoring jobs: 4 huey consumers we do not use
+    }
+    for variable in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_URI"):
+        env.pop(variable, None)
+    port = free_port()
+    command = [
+        str(VENV_BIN / "mlflow"),
+        "server",
+        "--app-name",
+        "basic-auth",
+        "--backend-store-uri",
+        postgres.url(tracking),
+        "--artifacts-destination",
+        f"s3://{ARTIFACT_BUCKET}/{name}/",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    log = base / "mlflow-auth.log"
+    with background(command, log, env=env, cwd=base) as process:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: answers_http(f"{url}/health"), "mlflow server (basic-auth)", process, log, timeout=180)
+        yield AuthServer(url, log=log)
+
+
+@pytest.fixture(scope="session")
+def mlflow_auth_server(postgres, s3_endpoint, tmp_path_factory):
+    """`mlflow server --app-name basic-auth` on PostgreSQL (its own databases for runs and for users),
+    artifacts proxied to moto, on its own port; the admin is ``AuthServer.admin``."""
+    with authenticated_mlflow(postgres, s3_endpoint, tmp_path_factory.mktemp("mlflow-auth")) as server:
+        yield server
