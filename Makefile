@@ -13,15 +13,18 @@ install: $(STAMP) system
 
 # From Debian's packages: Fashion-MNIST (70,000 images) for mlp, cnn and vit; espeak-ng, the speech
 # synthesizer whisper_mini's audio is made with; PostgreSQL and Redis, the production backends the
-# tests start for real (README: production backends).
+# tests start for real (README: production backends); Prometheus and its Pushgateway (observability).
 POSTGRES := /usr/lib/postgresql/15/bin/postgres
-DEBIAN := $(FASHION_MNIST) /usr/bin/espeak-ng $(POSTGRES) /usr/bin/redis-server
+DEBIAN := $(FASHION_MNIST) /usr/bin/espeak-ng $(POSTGRES) /usr/bin/redis-server /usr/bin/prometheus \
+  /usr/bin/prometheus-pushgateway
 system: $(DEBIAN)
 
 $(FASHION_MNIST): PACKAGE := dataset-fashion-mnist
 /usr/bin/espeak-ng: PACKAGE := espeak-ng
 $(POSTGRES): PACKAGE := postgresql
 /usr/bin/redis-server: PACKAGE := redis-server
+/usr/bin/prometheus: PACKAGE := prometheus
+/usr/bin/prometheus-pushgateway: PACKAGE := prometheus-pushgateway
 $(DEBIAN):
 	$(APT_GET) install -y -q --no-install-recommends $(PACKAGE) \
 	  || { $(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends $(PACKAGE); } \

@@ -61,6 +61,7 @@ def run_on_cluster(phase: str, workers: int, address: str, env: dict, scratch: P
     """Seconds of `s2p run --phase` on ``workers`` fresh single-threaded worker processes, and its metrics."""
     from distributed import Client
 
+    scratch.mkdir(parents=True)
     stores = dict(env, **store_variables(scratch), BENTOML_HOME=str(scratch / "bentoml"))
     started = [
         start(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -14,7 +15,7 @@ from pipeline.dvc_cache import DvcStageCache, why_not_cached
 from pipeline.recipes import FIT_STEPS, recipe_of
 from pipeline.stages import stage_address, step_edges, step_name
 from pipeline.summary import run_summary
-from s2p import catalog
+from s2p import catalog, telemetry
 from s2p.files import write_json
 from scheduler.dag import DAG
 from scheduler.executor import Outcome, PrefectEngine, Step, StepsFailed, build_dag, execute
@@ -100,6 +101,7 @@ def _run(
     ``concurrency`` worker processes."""
     threads = max(1, (os.cpu_count() or 1) // FITS_AT_ONCE)
     workers = steps.steps_in_processes(concurrency, threads) if in_processes else contextlib.nullcontext()
+    started = time.perf_counter()
     with compute_threads(threads), workers, _dvc_cache(steps_to_run, contexts, skipping_off) as cache:
         outcomes = execute(
             steps_to_run,
@@ -108,6 +110,7 @@ def _run(
             capacity={"gpu": 1, "fit": FITS_AT_ONCE},
             cache=cache,
         )
+    telemetry.flow_finished(steps_to_run, outcomes, time.perf_counter() - started)  # with $S2P_PUSHGATEWAY
     logger = get_run_logger()
     for outcome in outcomes.values():
         if outcome.state == "cached":

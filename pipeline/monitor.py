@@ -23,6 +23,7 @@ from pipeline.context import RunContext
 from pipeline.package import kind_spec
 from pipeline.train import split_xy
 from s2p import metrics as metric_functions
+from s2p import telemetry
 from s2p.files import atomic_path, write_json
 from s2p.sources import DataError
 from serving.inference_log import InferenceLog
@@ -200,4 +201,5 @@ def run_monitor(ctx: RunContext) -> DriftResult:
         json=str(json_path),
     )
     write_json(out / "summary.json", result.to_dict())
+    telemetry.drift_measured(result)
     return result

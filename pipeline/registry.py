@@ -20,6 +20,7 @@ from pipeline.context import RunContext
 from pipeline.evaluate import Evaluation
 from pipeline.train import split_xy
 from s2p import metrics as metric_functions
+from s2p import telemetry
 from s2p.files import file_lock, read_json, read_pickle, write_json
 from s2p.paths import Stores
 
@@ -320,6 +321,7 @@ def move_champion(client, model_name: str, to_version: str, reason: str, metrics
     }
     count = len(champion_history(client, model_name))
     client.set_registered_model_tag(model_name, f"{HISTORY_PREFIX}{count:05d}", json.dumps(move))
+    telemetry.champion_moved(model_name, move)
     return move
 
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from pipeline.context import RunContext
+from s2p import telemetry
 from s2p.catalog import Deliverable
 from s2p.files import write_json
 
@@ -222,6 +223,7 @@ def run_validate(ctx: RunContext) -> ValidationReport:
     paths = ctx.paths
     frame = pd.read_parquet(paths.candidate)
     report = validate_frame(frame, ctx.deliverable, ctx.deliverable.min_rows)
+    telemetry.validation_finished(ctx.run_key, report)
     if not report.passed:
         write_json(paths.failed_validation_report, report.to_dict())
         os.replace(paths.candidate, paths.rejected)
@@ -255,6 +257,7 @@ def accept_candidate(ctx: RunContext, report: ValidationReport, candidate, accep
     failure it is kept aside as ``rejected``, the report is written beside the last good one (never
     over it) and ValidationFailed stops the run: the last good data stays as it was."""
     paths = ctx.paths
+    telemetry.validation_finished(ctx.run_key, report)
     if not report.passed:
         write_json(paths.failed_validation_report, report.to_dict())
         os.replace(candidate, rejected)

@@ -10,6 +10,8 @@ table serves every answer kind. ``role`` says who answered: the champion, a cana
 a shadow challenger whose prediction was only logged. Delayed feedback arrives later (POST
 /feedback) and fills ``feedback`` (as sent, of the kind's type: a value, a class, a thumb, a
 reward, relevant documents) and ``label`` (the target's true value, where the feedback is one).
+``request_id`` is the served request's id (serving/telemetry.py: its X-Request-ID), which joins a row
+to that request's JSON log line and trace.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from serving import telemetry
+
 SERVED = ("champion", "canary")  # roles whose prediction was the answer
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: The newest Alembic revision in MIGRATIONS: a log stamped with it is opened without running Alembic.
-HEAD = "0002"
+HEAD = "0003"
 #: Postgres advisory lock key that serializes concurrent upgrades (several workers opening a new log).
 _UPGRADE_LOCK = int.from_bytes(b"s2p-log", "big")
 
@@ -43,6 +47,7 @@ PREDICTIONS = sa.Table(
     sa.Column("label", sa.Float()),
     sa.Column("labeled_at", sa.Float()),
     sa.Column("feedback", sa.Text()),
+    sa.Column("request_id", sa.Text()),
     sqlite_autoincrement=True,
 )
 
@@ -151,8 +156,10 @@ class InferenceLog:
         latency_ms: float,
         role: str = "champion",
     ) -> list[int]:
-        """Insert one row per prediction (one transaction); returns their ids."""
+        """Insert one row per prediction (one transaction), with the id of the request being served;
+        returns their ids."""
         now = time.time()
+        request_id = telemetry.request_id()
         values = [
             {
                 "deliverable": deliverable,
@@ -162,12 +169,13 @@ class InferenceLog:
                 "latency_ms": latency_ms,
                 "features": json.dumps(row),
                 "prediction": json.dumps(prediction),
+                "request_id": request_id,
             }
             for row, prediction in zip(rows, predictions, strict=True)
         ]
         if not values:
             return []
-        with self._engine.begin() as connection:
+        with telemetry.span("inference_log.write", rows=len(values), role=role), self._engine.begin() as connection:
             if len(values) == 1:  # the common request: 20% faster than a RETURNING executemany
                 return [connection.execute(sa.insert(PREDICTIONS), values[0]).inserted_primary_key[0]]
             insert = sa.insert(PREDICTIONS).returning(PREDICTIONS.c.id, sort_by_parameter_order=True)

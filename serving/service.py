@@ -15,6 +15,10 @@ answers instead) and ``blue_green`` (both loaded; the ``live`` colour answers ev
 POST /deployment/switch moves all traffic at once). Routing reads the deployment state that every
 worker shares (serving/rollout.py); POST /deployment returns it. Delayed labels come back through
 POST /feedback with the ids the answers were returned with.
+
+Every request has an id (``X-Request-ID``, on its inference-log rows); with ``serving.tracing`` its
+spans (the request, the model call, the log write) and a JSON log line carry it (serving/telemetry.py,
+docs/observability.md).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import bentoml
 from bentoml.validators import ContentType
 from pydantic import Field
 
+from serving import telemetry
 from serving.inference_log import InferenceLog, UnknownPredictions
 from serving.kinds import AnswerError, RequestRefused, kind_for, sse
 from serving.loading import load_model
@@ -112,7 +117,8 @@ def checked(model, request) -> None:
 def answered(model, request, who: str):
     """The kind's answer from one model; an answer that is none (a NaN) is a 500 naming who."""
     try:
-        return KIND.answer(model, request)
+        with telemetry.span("model", who=who):
+            return KIND.answer(model, request)
     except AnswerError as error:
         raise bentoml.exceptions.InternalServerError(f"the {who} model {error}") from None
 
@@ -124,6 +130,7 @@ def answered(model, request, who: str):
     workers=SERVING["workers"],
     logging={"access": {"enabled": bool(SERVING.get("access_log", False))}},
     metrics={"enabled": bool(SERVING.get("metrics", True))},
+    tracing=telemetry.bentoml_tracing(SERVING),
 )
 class Predictor:
     model_ref = bentoml.models.BentoModel(SPEC["model_tag"])
@@ -138,6 +145,7 @@ class Predictor:
         self.random = random.Random()
         self.state = self._start_deployment()
         self.watch, self.watch_lock = CanaryWatch(SLO), threading.Lock()
+        telemetry.start(SERVING)  # spans and JSON request lines, when serving.tracing is on
 
     def _start_deployment(self) -> DeploymentState | None:
         """The deployment state every worker shares (canary and blue-green only): a restart of the same
@@ -200,7 +208,8 @@ class Predictor:
         model, version = self.models["challenger"]
         checked(model, request)  # a request the model refuses is the client's 400, not the canary's failure
         try:
-            answer, failure = KIND.answer(model, request), None
+            with telemetry.span("model", who="challenger"):
+                answer, failure = KIND.answer(model, request), None
         except Exception as error:  # whatever the canary does wrong, the client is answered
             answer, failure = None, f"{type(error).__name__}: {error}"
         latency_ms = (time.perf_counter() - started) * 1000.0
@@ -345,4 +354,5 @@ class Predictor:
             self._roll_back(reason, {"labeled": sum(label is not None for label in labels)})
 
 
+Predictor.add_asgi_middleware(telemetry.RequestIds)  # outermost: refusals carry an id too
 Predictor.add_asgi_middleware(RequestGuard)

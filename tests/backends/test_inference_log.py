@@ -56,7 +56,7 @@ def test_an_old_sqlite_log_is_upgraded_by_alembic_and_keeps_its_rows(tmp_path):
     log.close()
     upgraded = sqlite3.connect(path)
     columns = [row[1] for row in upgraded.execute("PRAGMA table_info(predictions)")]
-    assert columns[-4:] == ["role", "label", "labeled_at", "feedback"]
+    assert columns[-5:] == ["role", "label", "labeled_at", "feedback", "request_id"]
     assert upgraded.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]
     assert upgraded.execute("SELECT COUNT(*) FROM predictions").fetchone() == (6,)
 

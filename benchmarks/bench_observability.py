@@ -1,0 +1,159 @@
+"""Observability benchmark: what tracing and structured request logs cost per request, the same champion
+served with ``serving.tracing`` off and on in the same run.
+
+    .venv/bin/python benchmarks/bench_observability.py [--requests 3000] [--rounds 3] [--concurrency 8]
+
+Works in a scratch folder of its own (nothing of the project's stores is touched): trains
+linear_regression (`s2p run`) and packages two bentos of its champion, ``plain`` (params.yaml's
+serving: request ids only) and ``traced`` (``serving.tracing: true``: BentoML's request span sampled
+at 1, the ``model`` and ``inference_log.write`` spans, exported as JSON lines by a batch processor,
+and a JSON log line per request, all into ``$S2P_TELEMETRY_DIR``). Both servers run side by side and
+take the same load in interleaved rounds. Prints throughput, latency and server CPU per request with
+the traced/plain ratios, and the bytes of spans and log lines written per request. Exits 1 on any
+failed request or a request without its inference-log row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_deployment import (  # noqa: E402
+    DELIVERABLE,
+    example,
+    interleaved,
+    logged,
+    package,
+    scratch_environment,
+    start_servers,
+)
+from bench_serving import split_cpus, summary, wait_ready  # noqa: E402
+
+MODES = {"plain": {"mode": "single"}, "traced": {"mode": "single", "tracing": True}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000, help="per server, over all rounds")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="s2p-bench-observability-"))
+    os.environ.update(scratch_environment(scratch))
+    os.environ["S2P_TELEMETRY_DIR"] = str(scratch / "telemetry")
+    from s2p.cli import QUIET_TELEMETRY
+
+    os.environ.update(QUIET_TELEMETRY)
+    trained = subprocess.run(
+        [sys.executable, "-m", "s2p.cli", "run", DELIVERABLE], cwd=ROOT, capture_output=True, text=True
+    )
+    if trained.returncode != 0:
+        raise SystemExit(f"s2p run {DELIVERABLE} failed:\n{trained.stderr[-3000:]}")
+    tags = {mode: package(scratch, serving) for mode, serving in MODES.items()}
+    print(f"{DELIVERABLE}: champion v1; bentos {tags}")
+    raise SystemExit(0 if compare(args, tags, scratch) else 1)
+
+
+def compare(args, tags: dict[str, str], scratch: Path) -> bool:
+    client_cpus, server_cpus = split_cpus()
+    if client_cpus:
+        os.sched_setaffinity(0, client_cpus)
+    servers, logs = start_servers(tags, scratch, server_cpus)
+    body = json.dumps({"rows": [example()]}).encode()
+    sent = dict.fromkeys(servers, 0)
+    try:
+        for url, process in servers.values():
+            wait_ready(url, process)
+        runs, cpu_ms = interleaved(servers, body, args, sent)
+    finally:
+        for _, process in servers.values():
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+    errors = report(runs, cpu_ms)
+    written(scratch / "telemetry", sent["traced"])
+    in_process()
+    return errors == 0 and logged(logs, sent)
+
+
+def report(runs: dict, cpu_ms: dict[str, float]) -> int:
+    """Each mode against ``plain``: throughput (median of the rounds' ratios), latency, server CPU."""
+    errors = 0
+    for mode in runs:
+        result = summary(runs[mode])
+        errors += result["errors"]
+        ratio = np.median([a["throughput"] / b["throughput"] for a, b in zip(runs[mode], runs["plain"], strict=True)])
+        print(
+            f"{mode:>7}: errors {result['errors']}, p50 {result['p50']:.2f} ms, p99 {result['p99']:.1f} ms, "
+            f"{result['throughput']:.0f} req/s (x{ratio:.3f} of plain), "
+            f"server CPU {cpu_ms[mode]:.3f} ms/request (x{cpu_ms[mode] / cpu_ms['plain']:.3f}, "
+            f"{(cpu_ms[mode] - cpu_ms['plain']) * 1000:+.0f} us)"
+        )
+    return errors
+
+
+def written(folder: Path, requests: int) -> None:
+    """What tracing wrote per request: spans and JSON log lines, in bytes and lines."""
+    spans = list(folder.glob("spans-*.jsonl"))
+    lines = list(folder.glob("requests-*.jsonl"))
+    span_bytes, log_bytes = sum(p.stat().st_size for p in spans), sum(p.stat().st_size for p in lines)
+    span_count = sum(p.read_text().count("\n") for p in spans)
+    print(
+        f" traced: {span_count / requests:.1f} spans ({span_bytes / requests:.0f} bytes) and "
+        f"{log_bytes / requests:.0f} bytes of JSON log per request ({requests} requests)"
+    )
+
+
+def in_process() -> None:
+    """Part of the traced cost, in this process: a request's seven spans created and ended (BentoML's
+    server span, the ASGI layer's four, ``model`` and ``inference_log.write``), the three exported
+    ones encoded as JSON, and the request's JSON log line."""
+    import io
+    import logging
+    import timeit
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory, provider = InMemorySpanExporter(), TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("bench")
+
+    def request() -> None:
+        with tracer.start_as_current_span("POST /predict", attributes={"http.method": "POST", "http.status_code": 200}):
+            for _ in range(4):
+                with tracer.start_as_current_span("POST /predict http send", attributes={"asgi.event.type": "x"}):
+                    pass
+            for name in ("model", "inference_log.write"):
+                with tracer.start_as_current_span(name, attributes={"s2p.request_id": "0" * 32}):
+                    pass
+
+    n = 3000
+    spans_us = min(timeit.repeat(request, number=n, repeat=3)) / n * 1e6
+    exported = [span for span in memory.get_finished_spans()[:7] if "asgi.event.type" not in span.attributes]
+    json_us = min(timeit.repeat(lambda: [s.to_json(indent=None) for s in exported], number=n, repeat=3)) / n * 1e6
+    logger = logging.getLogger("bench.requests")
+    logger.propagate, logger.handlers = False, [logging.StreamHandler(io.StringIO())]
+    line = {"request_id": "0" * 32, "trace_id": "0" * 32, "span_id": "0" * 16, "status": 200, "duration_ms": 1.0}
+    log_us = min(timeit.repeat(lambda: logger.warning(json.dumps(line)), number=n, repeat=3)) / n * 1e6
+    print(
+        f"in-process: 7 spans created and ended {spans_us:.0f} us, 3 encoded as JSON {json_us:.0f} us, "
+        f"the JSON log line {log_us:.0f} us per request"
+    )
+
+
+if __name__ == "__main__":
+    main()
