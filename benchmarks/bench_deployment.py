@@ -48,15 +48,12 @@ MODES = {
 
 
 def scratch_environment(scratch: Path) -> dict[str, str]:
-    """Every store of the project under ``scratch``."""
+    """Every store of the project under ``scratch`` (the test suite's layout)."""
+    from tests.conftest import store_variables
+
     return {
+        **store_variables(scratch),
         "S2P_ROOT": str(ROOT),
-        "S2P_STATE_DIR": str(scratch / "state"),
-        "S2P_DATA_DIR": str(scratch / "data"),
-        "S2P_ARTIFACTS_DIR": str(scratch / "artifacts"),
-        "S2P_MLFLOW_ARTIFACTS": str(scratch / "mlruns"),
-        "S2P_INFERENCE_DB": str(scratch / "inference.db"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{scratch / 'mlflow.db'}",
         "BENTOML_HOME": str(scratch / "bentoml"),
         "PREFECT_HOME": str(scratch / "prefect"),
     }
