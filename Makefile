@@ -13,10 +13,11 @@ install: $(STAMP) system
 
 # From Debian's packages: Fashion-MNIST (70,000 images) for mlp, cnn and vit; espeak-ng, the speech
 # synthesizer whisper_mini's audio is made with; PostgreSQL and Redis, the production backends the
-# tests start for real (README: production backends); Prometheus and its Pushgateway (observability).
+# tests start for real (README: production backends); Prometheus, its Pushgateway and Alertmanager
+# (observability).
 POSTGRES := /usr/lib/postgresql/15/bin/postgres
 DEBIAN := $(FASHION_MNIST) /usr/bin/espeak-ng $(POSTGRES) /usr/bin/redis-server /usr/bin/prometheus \
-  /usr/bin/prometheus-pushgateway
+  /usr/bin/prometheus-pushgateway /usr/bin/prometheus-alertmanager
 system: $(DEBIAN)
 
 $(FASHION_MNIST): PACKAGE := dataset-fashion-mnist
@@ -25,6 +26,7 @@ $(POSTGRES): PACKAGE := postgresql
 /usr/bin/redis-server: PACKAGE := redis-server
 /usr/bin/prometheus: PACKAGE := prometheus
 /usr/bin/prometheus-pushgateway: PACKAGE := prometheus-pushgateway
+/usr/bin/prometheus-alertmanager: PACKAGE := prometheus-alertmanager
 $(DEBIAN):
 	$(APT_GET) install -y -q --no-install-recommends $(PACKAGE) \
 	  || { $(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends $(PACKAGE); } \

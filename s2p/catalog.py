@@ -27,7 +27,7 @@ TaskType = Literal["regression", "classification", "clustering", "decomposition"
 RecipeName = Literal["supervised", "corpus", "environment", "index", "audit"]
 
 #: The syllabus's order of phases: the catalog lists deliverables phase by phase, then by ``order``.
-PHASES = ("1", "DSA", "2", "3", "4", "5", "6", "7", "8", "9")
+PHASES = ("1", "DSA", "SD", "2", "3", "4", "5", "6", "7", "8", "9")
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
 
