@@ -7,10 +7,14 @@
 - ``serving.tracing: true`` (params.yaml, packed in the bento) turns on, per worker: BentoML's
   request span for every request (sample rate 1), the spans ``model`` and ``inference_log.write``
   under it, each with the request id (``s2p.request_id``), and one JSON log line per request
-  (request id, trace id, status, duration). ``$S2P_TELEMETRY_DIR`` says where both go: spans as OTLP
-  JSON lines in ``spans-<pid>.jsonl`` (the ASGI layer's per-message spans left out), log lines in
-  ``requests-<pid>.jsonl`` (one file per worker: no interleaved writes); unset, log lines go to
-  stderr and spans to BentoML's own exporter, if one is configured.
+  (request id, trace id, status, duration). Where they go, chosen where the bento is served:
+  - ``$OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or ``$OTEL_EXPORTER_OTLP_ENDPOINT`` (OpenTelemetry's own
+    variables, read by its exporter with the rest of ``OTEL_EXPORTER_OTLP_*``): spans to that
+    collector over OTLP/HTTP (protobuf) by a batch span processor (``OTEL_BSP_*``);
+  - ``$S2P_TELEMETRY_DIR``: spans as OTLP JSON lines in ``spans-<pid>.jsonl`` and log lines in
+    ``requests-<pid>.jsonl`` (one file per worker: no interleaved writes); unset, log lines go to stderr.
+  Both may be set (each exporter has its own processor); the ASGI layer's per-message spans are left
+  out of both. Neither: spans go to BentoML's own exporter, if one is configured.
 
 Pure standard library, OpenTelemetry (BentoML's dependency) and BentoML, imported when used: the
 bento packs this file with the service, nothing of ``s2p``; the monitor imports the inference log,
@@ -28,9 +32,14 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 
 HEADER = b"x-request-id"
 TELEMETRY_DIR = "S2P_TELEMETRY_DIR"
+#: OpenTelemetry's variables for an OTLP collector (the exporter reads them; set, they switch it on).
+OTLP_TRACES_ENDPOINT, OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+#: The attribute of the ASGI layer's per-message spans, which are not exported.
+ASGI_MESSAGE = "asgi.event.type"
 #: What a client may send as its request id; anything else is replaced by a fresh one.
 WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 #: Probes and scrapes: no request id, no log line, no span.
@@ -57,23 +66,24 @@ def start(serving: dict) -> None:
     if not serving.get("tracing"):
         return
     from bentoml._internal.container import BentoMLContainer
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     provider = BentoMLContainer.tracer_provider.get()
     folder = os.environ.get(TELEMETRY_DIR)
+    endpoint = otlp_endpoint(os.environ)
+    if endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        # the exporter reads the endpoint, headers, compression and timeout from OTEL_EXPORTER_OTLP_*;
+        # the processor its delay and batch sizes from OTEL_BSP_*
+        provider.add_span_processor(BatchSpanProcessor(_answer_spans_only(OTLPSpanExporter())))
     if folder:
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
-
-        class SpanLines(ConsoleSpanExporter):
-            """OTLP-JSON lines, without the ASGI layer's per-message spans (``http send``/``http receive``:
-            four of a request's seven spans, none of them a step of the answer)."""
-
-            def export(self, spans):
-                return super().export([s for s in spans if "asgi.event.type" not in (s.attributes or {})])
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
         os.makedirs(folder, exist_ok=True)
         spans = open(os.path.join(folder, f"spans-{os.getpid()}.jsonl"), "a")  # noqa: SIM115 - the worker's life
-        exporter = SpanLines(out=spans, formatter=lambda span: span.to_json(indent=None) + "\n")
-        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=500))
+        lines = ConsoleSpanExporter(out=spans, formatter=lambda span: span.to_json(indent=None) + "\n")
+        provider.add_span_processor(BatchSpanProcessor(_answer_spans_only(lines), schedule_delay_millis=500))
     _tracer = provider.get_tracer("s2p.serving")
     logger = logging.getLogger("s2p.requests")
     logger.propagate, logger.level = False, logging.INFO
@@ -84,6 +94,40 @@ def start(serving: dict) -> None:
     )
     logger.handlers = [handler]
     _request_log = logger
+
+
+def otlp_endpoint(environ: Mapping[str, str]) -> str | None:
+    """Which OTLP/HTTP collector spans go to: the traces-only variable's URL (used as it is), else the
+    general one's (the exporter adds ``/v1/traces``); None when neither is set. One that is not an
+    http(s) URL is refused, naming the variable."""
+    for variable in (OTLP_TRACES_ENDPOINT, OTLP_ENDPOINT):
+        value = environ.get(variable, "").strip()
+        if value:
+            if not re.match(r"https?://[^/\s]+", value):
+                raise ValueError(
+                    f"{variable}={value!r} is not an OTLP/HTTP endpoint: expected an http:// or https:// URL "
+                    "(http://collector:4318)"
+                )
+            return value
+    return None
+
+
+def _answer_spans_only(exporter):
+    """``exporter`` without the ASGI layer's per-message spans (``http send``/``http receive``: four of a
+    request's seven spans, none of them a step of the answer)."""
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+    class AnswerSpans(SpanExporter):
+        def export(self, spans):
+            return exporter.export([s for s in spans if ASGI_MESSAGE not in (s.attributes or {})])
+
+        def shutdown(self):
+            exporter.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return exporter.force_flush(timeout_millis)
+
+    return AnswerSpans()
 
 
 def span(name: str, **attributes):

@@ -2,10 +2,15 @@
 generated here) scrapes the served bento's /metrics and a real Pushgateway the pipeline pushes to; the
 repo's alert rules (deploy/prometheus/alerts.yml, their ``for`` shortened to 0 s, the expressions as
 shipped) FIRE through Prometheus's HTTP API on injected faults: a registered version whose answers are
-NaN (5xx), a registered version too slow for the latency objective, a drifted batch. A traced bento's
-spans (request, model, inference-log write) and JSON log lines carry the request id that its
-inference-log rows carry."""
+NaN (5xx), a registered version too slow for the latency objective, a drifted batch; a real
+Alertmanager (Debian's, with deploy/prometheus/alertmanager.yml) routes them by severity to a webhook
+served here, and inhibits a failed step that a failed validation explains. A traced bento's spans
+(request, model, inference-log write) and JSON log lines carry the request id that its inference-log
+rows carry; the same spans reach an OTLP/HTTP collector (a small real one here, decoding OpenTelemetry's
+protobufs) through OpenTelemetry's exporter, chosen by ``OTEL_EXPORTER_OTLP_ENDPOINT``."""
 
+import contextlib
+import gzip
 import json
 import os
 import re
@@ -14,6 +19,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -34,7 +40,10 @@ FIRES_WITHIN_S = 30.0  # from the first faulty request; Prometheus scrapes and e
 def tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
-        pytest.fail(f"{name} is not installed: `apt-get install prometheus prometheus-pushgateway` (make install)")
+        pytest.fail(
+            f"{name} is not installed: `apt-get install prometheus prometheus-pushgateway prometheus-alertmanager` "
+            "(make install)"
+        )
     return found
 
 
@@ -48,6 +57,46 @@ def test_the_alert_rules_pass_promtool_and_their_unit_tests():
         [promtool, "test", "rules", "alerts_test.yml"], cwd=PROMETHEUS, capture_output=True, text=True
     )
     assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def test_the_alertmanager_config_passes_amtool_and_routes_by_severity():
+    amtool, config = tool("amtool"), str(PROMETHEUS / "alertmanager.yml")
+    checked = subprocess.run([amtool, "check-config", config], capture_output=True, text=True)
+    assert checked.returncode == 0 and "2 inhibit rules" in checked.stdout, checked.stdout + checked.stderr
+    for labels, receiver in ((["severity=page"], "pager"), (["severity=ticket"], "tickets"), ([], "tickets")):
+        routed = subprocess.run(
+            [amtool, "config", "routes", "test", f"--config.file={config}", f"--verify.receivers={receiver}", *labels],
+            capture_output=True,
+            text=True,
+        )
+        assert routed.returncode == 0, f"{labels} -> {routed.stdout.strip()}, not {receiver}"
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, None),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, "http://collector:4318"),
+        (
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318",
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://b/v1/traces",
+            },
+            "https://b/v1/traces",
+        ),
+    ],
+)
+def test_the_otlp_endpoint_is_opentelemetrys_variable_traces_first(environ, expected):
+    from serving.telemetry import otlp_endpoint
+
+    assert otlp_endpoint(environ) == expected
+
+
+def test_an_otlp_endpoint_that_is_not_a_url_is_refused_naming_the_variable():
+    from serving.telemetry import otlp_endpoint
+
+    with pytest.raises(ValueError, match=r"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT='collector:4318'.*http://"):
+        otlp_endpoint({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "collector:4318"})
 
 
 def test_a_request_id_is_the_clients_when_well_formed_else_a_fresh_one_and_the_code_sees_it():
@@ -73,6 +122,139 @@ def test_a_request_id_is_the_clients_when_well_formed_else_a_fresh_one_and_the_c
     assert seen[:2] == ["gateway-42.a:b", fresh] and telemetry.request_id() is None
 
 
+@contextlib.contextmanager
+def recording(answer: bytes, content_type: str):
+    """A real HTTP server on a free port (a thread) that keeps each POST as (path, headers in lower case,
+    body, when), the body decompressed if gzipped, and answers 200 with ``answer``; yields (its URL, the POSTs)."""
+    posts: list[tuple[str, dict, bytes, float]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            posts.append((self.path, headers, body, time.monotonic()))
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):  # the test reads the POSTs, not an access log
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", posts
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class Collector:
+    """What an OTLP/HTTP collector received: each POST decoded as an ExportTraceServiceRequest."""
+
+    def __init__(self, url: str, posts: list):
+        self.url, self.posts = url, posts
+
+    def spans(self) -> list[dict]:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        found = []
+        for path, headers, body, _ in list(self.posts):
+            assert path == "/v1/traces" and headers["content-type"] == "application/x-protobuf", (path, headers)
+            for resource_spans in ExportTraceServiceRequest.FromString(body).resource_spans:
+                resource = attributes(resource_spans.resource.attributes)
+                for scope_spans in resource_spans.scope_spans:
+                    found += [
+                        {
+                            "name": span.name,
+                            "kind": span.kind,
+                            "trace_id": span.trace_id.hex(),
+                            "span_id": span.span_id.hex(),
+                            "parent_span_id": span.parent_span_id.hex(),
+                            "attributes": attributes(span.attributes),
+                            "resource": resource,
+                        }
+                        for span in scope_spans.spans
+                    ]
+        return found
+
+
+def attributes(pairs) -> dict:
+    """OTLP KeyValue pairs as a dict (each AnyValue's set field)."""
+    return {pair.key: getattr(pair.value, pair.value.WhichOneof("value")) for pair in pairs}
+
+
+@pytest.fixture(scope="module")
+def otlp_collector():
+    """The test's collector: a real OTLP/HTTP endpoint answering each export as a collector does."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+    with recording(ExportTraceServiceResponse().SerializeToString(), "application/x-protobuf") as (url, posts):
+        yield Collector(url, posts)
+
+
+class Alertmanager:
+    def __init__(self, url: str, posts: list):
+        self.url, self.posts = url, posts
+
+    def notified(self, receiver: str, alertname: str, **labels: str) -> list[tuple[dict, dict, float]]:
+        """(notification, alert, when received) of each firing ``alertname`` with ``labels`` the webhook
+        of ``receiver`` got."""
+        found = []
+        for path, _, body, when in list(self.posts):
+            payload = json.loads(body)
+            if path == f"/{receiver}" and payload["status"] == "firing":
+                found += [
+                    (payload, alert, when)
+                    for alert in payload["alerts"]
+                    if alert["labels"]["alertname"] == alertname and labels.items() <= alert["labels"].items()
+                ]
+        return found
+
+    def alerts(self, alertname: str) -> list[dict]:
+        """The alerts Alertmanager holds (its v2 API), inhibited and silenced ones included."""
+        answer = httpx.get(f"{self.url}/api/v2/alerts", params={"filter": f'alertname="{alertname}"'}, timeout=5)
+        return answer.json()
+
+
+@pytest.fixture(scope="module")
+def alertmanager(tmp_path_factory):
+    """Debian's Alertmanager with deploy/prometheus/alertmanager.yml (its routes, grouping and inhibitions
+    as shipped), each receiver's webhook pointed at a recorder here (``/<receiver>``), the waits shortened."""
+    base = tmp_path_factory.mktemp("alertmanager")
+    with recording(b"", "text/plain") as (hook, posts):
+        config = yaml.safe_load((PROMETHEUS / "alertmanager.yml").read_text())
+        for receiver in config["receivers"]:
+            for webhook in receiver["webhook_configs"]:
+                webhook["url"] = f"{hook}/{receiver['name']}"
+        for route in (config["route"], *config["route"]["routes"]):
+            route.update(group_wait="0s", group_interval="1s")
+        (base / "alertmanager.yml").write_text(yaml.safe_dump(config))
+        port = free_port()
+        server = start(
+            [
+                tool("prometheus-alertmanager"),
+                f"--config.file={base / 'alertmanager.yml'}",
+                f"--storage.path={base / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",  # one instance: no gossip port
+            ],
+            dict(os.environ),
+            base / "alertmanager.log",
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200, 30, "alertmanager ready")
+            yield Alertmanager(url, posts)
+        finally:
+            stop(server)
+
+
 class Prometheus:
     def __init__(self, url: str, gateway: str, targets: Path):
         self.url, self.gateway, self.targets = url, gateway, targets
@@ -93,8 +275,9 @@ class Prometheus:
 
 
 @pytest.fixture(scope="module")
-def prometheus(tmp_path_factory):
-    """A Pushgateway and a Prometheus scraping it and the bento every second, with the repo's rules."""
+def prometheus(tmp_path_factory, alertmanager):
+    """A Pushgateway and a Prometheus scraping it and the bento every second, with the repo's rules,
+    sending its alerts to the Alertmanager."""
     base = tmp_path_factory.mktemp("prometheus")
     gateway_port, port = free_port(), free_port()
     rules = re.sub(r"(?m)^(\s+for:) .*$", r"\1 0s", (PROMETHEUS / "alerts.yml").read_text())
@@ -104,6 +287,11 @@ def prometheus(tmp_path_factory):
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(base / "alerts.yml")],
+        "alerting": {
+            "alertmanagers": [
+                {"api_version": "v2", "static_configs": [{"targets": [alertmanager.url.removeprefix("http://")]}]}
+            ]
+        },
         "scrape_configs": [
             {"job_name": "s2p-serving", "file_sd_configs": [{"files": [str(targets)], "refresh_interval": "1s"}]},
             {
@@ -186,10 +374,13 @@ def test_the_pipelines_metrics_reach_prometheus_through_the_pushgateway(champion
 
 
 @pytest.fixture(scope="module")
-def traced_url(champion, prometheus, tmp_path_factory):
-    """The champion served by a bento packaged with ``serving.tracing: true``, scraped by Prometheus."""
+def traced_url(champion, prometheus, otlp_collector, tmp_path_factory):
+    """The champion served by a bento packaged with ``serving.tracing: true``, scraped by Prometheus,
+    its spans exported to the test's OTLP collector too (OpenTelemetry's variables, a 0.2 s batch delay)."""
     with pytest.MonkeyPatch.context() as patch:
         package(tmp_path_factory.mktemp("traced"), patch, {"tracing": True})
+        patch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_collector.url)
+        patch.setenv("OTEL_BSP_SCHEDULE_DELAY", "200")
         with served() as url:
             prometheus.scrape(url)
             yield url
@@ -240,7 +431,36 @@ def test_a_requests_spans_json_log_line_and_inference_log_rows_share_its_request
 
 
 @pytest.mark.slow
-def test_a_drifted_batch_fires_the_drift_alert(traced_url, prometheus):
+def test_the_collector_receives_each_requests_spans_over_otlp_in_one_trace(traced_url, otlp_collector, observed):
+    sent = []
+    with httpx.Client(timeout=30) as client:
+        for i, body in enumerate(bodies(6, seed=9)):
+            response = client.post(f"{traced_url}/predict", json=body, headers={"X-Request-ID": f"otlp-{i}"})
+            assert response.status_code == 200
+            sent.append(response.headers["x-request-id"])
+
+    def received() -> dict | None:
+        by_request = {}
+        for span in otlp_collector.spans():
+            by_request.setdefault(span["attributes"].get("s2p.request_id"), {})[span["name"]] = span
+        return by_request if all(len(by_request.get(rid, {})) == 3 for rid in sent) else None
+
+    by_request = wait_for(received, 20, "every request's three spans at the collector")
+    assert not [s for s in otlp_collector.spans() if "asgi.event.type" in s["attributes"]]  # per-message spans
+    lines = {line["request_id"]: line for line in jsonl(observed / "telemetry", "requests-*.jsonl")}
+    for rid in sent:
+        request, model, write = (by_request[rid][name] for name in ("POST /predict", "model", "inference_log.write"))
+        assert request["kind"] == 2 and request["parent_span_id"] == ""  # SPAN_KIND_SERVER, a root
+        assert model["trace_id"] == write["trace_id"] == request["trace_id"] == lines[rid]["trace_id"]
+        assert model["parent_span_id"] == write["parent_span_id"] == request["span_id"]
+        assert model["attributes"]["s2p.who"] == "champion" and write["attributes"]["s2p.rows"] == 1
+        assert request["resource"]["service.name"] == load_context(DELIVERABLE).model_name  # the bento's service
+    exports = len(otlp_collector.posts)
+    print(f"\n{len(sent)} requests: 3 spans each in one trace at the OTLP collector ({exports} protobuf exports)")
+
+
+@pytest.mark.slow
+def test_a_drifted_batch_fires_the_drift_alert_and_alertmanager_opens_a_ticket(traced_url, prometheus, alertmanager):
     from pipeline.monitor import run_monitor
 
     with httpx.Client(timeout=30) as client:
@@ -251,7 +471,15 @@ def test_a_drifted_batch_fires_the_drift_alert(traced_url, prometheus):
     started = time.monotonic()
     alert = wait_for(lambda: prometheus.firing("S2PDataDrift"), FIRES_WITHIN_S, "S2PDataDrift firing")
     assert alert[0]["labels"]["deliverable"] == DELIVERABLE
-    print(f"\nS2PDataDrift fired {time.monotonic() - started:.1f} s after the monitor's push")
+    fired = time.monotonic() - started
+    ticket = wait_for(
+        lambda: alertmanager.notified("tickets", "S2PDataDrift", deliverable=DELIVERABLE), 15, "the drift ticket"
+    )
+    payload, sent, when = ticket[0]
+    assert payload["receiver"] == "tickets" and payload["groupLabels"] == {"deliverable": DELIVERABLE}
+    assert sent["labels"]["severity"] == "ticket" and sent["annotations"]["runbook"].endswith("#drift")
+    assert not alertmanager.notified("pager", "S2PDataDrift")
+    print(f"\nS2PDataDrift fired {fired:.1f} s after the monitor's push, ticket {when - started:.1f} s after it")
 
 
 def until_firing(url: str, prometheus: Prometheus, alertname: str, pause: float) -> tuple[float, list[int]]:
@@ -279,7 +507,9 @@ def until_firing(url: str, prometheus: Prometheus, alertname: str, pause: float)
 
 
 @pytest.mark.slow
-def test_a_version_that_answers_nan_fires_the_error_rate_alert(champion, prometheus, tmp_path, monkeypatch):
+def test_a_version_that_answers_nan_fires_the_error_rate_alert_and_pages(
+    champion, prometheus, alertmanager, tmp_path, monkeypatch
+):
     def diverged(model):  # every answer NaN: a 500 naming the model
         model.coef_ = np.full_like(model.coef_, np.nan)
 
@@ -289,11 +519,21 @@ def test_a_version_that_answers_nan_fires_the_error_rate_alert(champion, prometh
         prometheus.scrape(url)
         switched = httpx.post(f"{url}/deployment/switch", json={"colour": "green"}, timeout=10)
         assert switched.status_code == 200
+        first_request = time.monotonic()
         seconds, statuses = until_firing(url, prometheus, "S2PServingErrorRate", pause=0.05)
         assert prometheus.firing("S2PServingLatencyP95") == []
         series = prometheus.query(f'count({{job="s2p-serving", instance="{url[7:]}"}})')[0]["value"][1]
+        service = prometheus.firing("S2PServingErrorRate")[0]["labels"]["service_name"]
+        page = wait_for(lambda: alertmanager.notified("pager", "S2PServingErrorRate"), 15, "the error-rate page")
     assert set(statuses) == {500}
+    payload, sent, when = page[0]
+    assert payload["receiver"] == "pager"
+    assert payload["groupLabels"] == {"alertname": "S2PServingErrorRate", "service_name": service}
+    assert sent["labels"]["severity"] == "page" and sent["labels"]["service_name"] == service
+    assert sent["annotations"]["summary"] == f"{service}: more than 5% of /predict requests fail"
+    assert not alertmanager.notified("tickets", "S2PServingErrorRate")
     print(f"\nS2PServingErrorRate fired {seconds:.1f} s after the first failing request ({len(statuses)} requests)")
+    print(f"paged through Alertmanager {when - first_request:.1f} s after the first failing request")
     print(f"one blue-green bento's scraped series: {series}")
 
 
@@ -310,6 +550,36 @@ def test_a_version_slower_than_the_latency_objective_fires_the_latency_alert(
         seconds, statuses = until_firing(url, prometheus, "S2PServingLatencyP95", pause=0.0)
     assert set(statuses) == {200}
     print(f"\nS2PServingLatencyP95 fired {seconds:.1f} s after the first slow request ({len(statuses)} requests)")
+
+
+@pytest.mark.slow
+def test_a_failed_validation_inhibits_its_failed_validate_step(prometheus, alertmanager, observed):
+    """A failed validation also fails the flow's ``validate`` step: both alerts fire in Prometheus, the
+    ticket carries the validation's alone, Alertmanager holds the step's as inhibited by it."""
+    from pipeline.validate import Failure, ValidationReport
+    from s2p import telemetry
+
+    probe = "inhibition_probe"  # a deliverable of its own: the other tests' alerts stay as they are
+    failure = Failure("expect_column_values_to_not_be_null", "target", 3, "3 nulls")
+    report = ValidationReport(passed=False, rows=10, expectations=5, failures=[failure])
+    telemetry.validation_finished(probe, report)  # pushed in the flow's order: the validation fails first
+    assert telemetry.push(
+        {"deliverable": probe, "labels": ("step",)}, {"s2p_step_failed": ("failed", {("validate",): 1.0})}
+    )
+    try:
+        wait_for(lambda: prometheus.firing("S2PStepFailed"), FIRES_WITHIN_S, "S2PStepFailed firing")
+        ticket = wait_for(
+            lambda: alertmanager.notified("tickets", "S2PValidationFailed", deliverable=probe), 15, "ticket"
+        )
+        held = wait_for(
+            lambda: [a for a in alertmanager.alerts("S2PStepFailed") if a["labels"]["deliverable"] == probe], 15, "held"
+        )
+        assert held[0]["status"]["state"] == "suppressed" and held[0]["status"]["inhibitedBy"], held
+        time.sleep(1.5)  # past a group interval (1 s): the step's alert would have been sent by now
+        assert not alertmanager.notified("tickets", "S2PStepFailed", deliverable=probe)
+        assert ticket[0][0]["groupLabels"] == {"deliverable": probe}
+    finally:
+        httpx.delete(f"http://{prometheus.gateway}/metrics/job/{telemetry.JOB}/deliverable/{probe}", timeout=5)
 
 
 def slow_forest():
