@@ -16,6 +16,7 @@ from pipeline.recipes import FIT_STEPS, recipe_of
 from pipeline.stages import stage_address, step_edges, step_name
 from pipeline.summary import run_summary
 from s2p import catalog, telemetry
+from s2p.backends import retry_options
 from s2p.files import write_json
 from scheduler.dag import DAG
 from scheduler.executor import Outcome, PrefectEngine, Step, StepsFailed, build_dag, execute
@@ -36,12 +37,13 @@ def flow_steps(contexts: list[RunContext], qualified: bool) -> list[Step]:
     on_gpu = _has_gpu()
     for ctx in contexts:
         gpu = {"gpu": 1} if ctx.deliverable.framework == "torch" and on_gpu else {}
+        retries = retry_options(ctx.params.retries.count, ctx.params.retries.delay_s)
         for step in recipe_of(ctx.deliverable).steps:
             name = step_name(ctx.deliverable.id, step.name, qualified)
             built.append(
                 Step(
                     name,
-                    steps.task_for(step),
+                    steps.task_for(step).with_options(**retries),  # a backend lost for a moment: Prefect retries
                     {"ctx": ctx},
                     after=tuple(upstreams.get(name, ())),
                     # two GPU trainings never overlap; no more fits at once than FITS_AT_ONCE

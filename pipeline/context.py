@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from s2p import tenancy
 from s2p.catalog import Column, Deliverable
 from s2p.config import DeliverableParams
 from s2p.paths import RunPaths, Stores, slug
@@ -38,8 +39,8 @@ class RunContext:
 
     @property
     def model_name(self) -> str:
-        """Name of the registered model (MLflow), the BentoML model and the bento."""
-        return self.run_key
+        """Name of the registered model (MLflow), the BentoML model and the bento (a tenant's carries it)."""
+        return tenancy.model_name(self.run_key, self.stores.tenant)
 
 
 def make_context(

@@ -35,17 +35,19 @@ def extract(ctx: RunContext) -> pd.DataFrame:
 
 
 def build_dataset(
-    raw: pd.DataFrame, columns: list[str], seed: int, test_size: float, size: int | None
+    raw: pd.DataFrame, columns: list[str], seed: int, test_size: float, size: int | None, split_by: str | None = None
 ) -> tuple[pd.DataFrame, int]:
-    """Keep ``columns``, drop exact duplicate rows, sample ``size`` rows, add keys and the split.
+    """Keep ``columns``, drop exact duplicate rows, sample ``size`` rows, add keys and the split: rows at
+    random, or with ``split_by`` each value of that source column wholly on one side (``grouped_split``).
 
     Returns the dataset and how many duplicate rows were dropped. Values are not coerced:
     validation judges types and ranges and says what is wrong.
     """
-    missing = [column for column in columns if column not in raw.columns]
+    missing = [column for column in [*columns, *([split_by] if split_by else [])] if column not in raw.columns]
     if missing:
         raise DataError(f"missing column(s): {', '.join(missing)}")
     keep = columns + [column for column in ("entity_id", "event_timestamp") if column in raw.columns]
+    keep += [split_by] if split_by and split_by not in keep else []
     frame = raw[keep].copy()
     for column in columns:  # values of mixed types cannot be stored: keep them as text for validation to judge
         kinds = frame[column].map(lambda v: "array" if _is_array(v) else type(v).__name__)
@@ -68,11 +70,55 @@ def build_dataset(
         if "event_timestamp" in frame.columns
         else EPOCH + pd.to_timedelta(frame["entity_id"].astype("int64"), unit="h")
     )
-    n_test = max(1, round(len(frame) * test_size))
-    split = np.full(len(frame), "train", dtype=object)
-    split[rng.permutation(len(frame))[:n_test]] = "test"
-    frame["split"] = split
+    if split_by:
+        frame["split"] = np.where(grouped_split(frame[split_by], test_size, rng), "test", "train").astype(object)
+    else:
+        n_test = max(1, round(len(frame) * test_size))
+        split = np.full(len(frame), "train", dtype=object)
+        split[rng.permutation(len(frame))[:n_test]] = "test"
+        frame["split"] = split
     return frame[list(KEY_COLUMNS[:2]) + columns + ["split"]], duplicates
+
+
+#: Up to this many groups the grouped split searches every subset's size (exact); beyond, it is greedy.
+EXACT_GROUPS = 64
+
+
+def grouped_split(groups: pd.Series, test_size: float, rng: np.random.Generator) -> np.ndarray:
+    """Which rows are test rows (bool), each value of ``groups`` wholly on one side and both sides non-empty.
+
+    The test rows number as close to ``test_size`` of all as whole groups allow: up to ``EXACT_GROUPS``
+    groups the closest of all subset sizes (a bitset of reachable sums per prefix of the groups, then
+    back-tracked), beyond them a greedy pass that takes each group bringing the count closer. The groups
+    are visited in an order drawn from ``rng``, which decides between equally close choices.
+    """
+    codes, values = pd.factorize(groups, sort=True)
+    if (codes < 0).any():
+        raise DataError(f"{groups.name}: {int((codes < 0).sum())} row(s) have no value to group the split by")
+    if len(values) < 2:
+        raise DataError(f"{groups.name}: a grouped split needs at least two values, got {list(values)}")
+    counts = np.bincount(codes)
+    order = rng.permutation(len(values))
+    target = test_size * len(codes)
+    if len(values) <= EXACT_GROUPS:
+        prefixes = [1]  # bit s of prefixes[i]: s rows are reachable with the first i groups of ``order``
+        for group in order:
+            prefixes.append(prefixes[-1] | prefixes[-1] << int(counts[group]))
+        sizes = [s for s in range(1, len(codes)) if prefixes[-1] >> s & 1]
+        remaining = min(sizes, key=lambda s: (abs(s - target), s))
+        chosen = []
+        for i in reversed(range(len(order))):
+            if not prefixes[i] >> remaining & 1:  # not reachable without this group: it is in
+                chosen.append(order[i])
+                remaining -= int(counts[order[i]])
+    else:
+        chosen, taken = [], 0
+        for group in order:
+            if abs(taken + counts[group] - target) < abs(taken - target) and taken + counts[group] < len(codes):
+                chosen.append(group)
+                taken += int(counts[group])
+        chosen = chosen or [int(np.argmin(counts))]
+    return np.isin(codes, chosen)
 
 
 def _is_array(value) -> bool:
@@ -98,7 +144,9 @@ def run_etl(ctx: RunContext) -> EtlResult:
     """Write the candidate dataset; validation decides whether it becomes the dataset."""
     columns = [*ctx.deliverable.feature_names, ctx.deliverable.target.name]
     raw = extract(ctx)
-    frame, duplicates = build_dataset(raw, columns, ctx.params.seed, ctx.params.test_size, ctx.params.size)
+    frame, duplicates = build_dataset(
+        raw, columns, ctx.params.seed, ctx.params.test_size, ctx.params.size, ctx.deliverable.split_by
+    )
     write_parquet(ctx.paths.candidate, frame)
     n_test = int((frame["split"] == "test").sum())
     dropped = [str(c) for c in raw.columns if c not in frame.columns]

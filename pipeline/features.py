@@ -13,9 +13,11 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.context import RunContext
+from s2p.backends import named_when_lost, serving
 from s2p.catalog import Deliverable
 from s2p.files import write_parquet
 from s2p.paths import Stores, is_url
+from s2p.tenancy import feast_project
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ def feast_config(stores: Stores) -> dict:
     }
     text = (stores.feast_repo / "feature_store.yaml").read_text()
     config = yaml.safe_load(string.Template(text).substitute(values))
+    config["project"] = feast_project(config["project"], stores.tenant)  # a tenant's own project
     if is_url(stores.feast_registry):
         config["registry"] = {
             "registry_type": "sql",
@@ -166,7 +169,9 @@ def run_features(ctx: RunContext) -> FeaturesResult:
     # Feast's file registry is read, changed and rewritten whole: two runs applying at once lose each
     # other's views or read a half-written file. One run at a time, each on a freshly read registry
     # (a SQL registry too: two first applies would both create the project).
-    with registry_lock(ctx.stores):
+    # A registry or online store lost mid-step is named (a retry or rerun applies the same objects and
+    # materializes the same rows again: both idempotent, docs/backends.md "Faults").
+    with registry_lock(ctx.stores), named_when_lost(*serving(ctx.stores, "Feast")):
         store = open_store(ctx.stores)
         store.apply([entity, view])
         with contextlib.redirect_stdout(sys.stderr):  # Feast prints progress; stdout stays for results

@@ -12,6 +12,8 @@ packages it:
     environment  rollouts -> validate -> train | reference -> evaluate -> register -> package
     index        ingest -> validate -> train (embed + index) | reference -> evaluate -> register -> package
     audit        champion -> audit -> train (mitigate) | reference -> evaluate -> register -> package
+    interactions ingest -> validate -> features (users' histories into Feast) -> train | reference -> evaluate
+                 -> register -> package
 """
 
 from __future__ import annotations
@@ -201,11 +203,35 @@ ENVIRONMENT = Recipe(
     "(the recorded rollouts are versioned by DVC and are the drift monitor's reference)",
 )
 
+INTERACTIONS = Recipe(
+    "interactions",
+    _steps(
+        ("ingest", (), "prepare", "pipeline.interactions:ingest_interactions"),
+        ("validate", ("ingest",), "prepare", "pipeline.interactions:validate_interactions"),
+        ("features", ("validate",), "features", "pipeline.interactions:build_user_features"),
+        ("train", ("features",), "train", "pipeline.interactions:train_recommender"),
+        ("reference", ("features",), "train", "pipeline.interactions:fit_reference_recommender"),
+        ("evaluate", ("train", "reference"), "evaluate", "pipeline.interactions:evaluate_recommenders"),
+        *_JUDGE,
+    ),
+    {
+        "prepare": ((), ("dataset", "validation_report")),
+        "features": (("dataset",), ("training_set", "reference_requests")),
+        "train": (("training_set",), _TRAIN_OUTS),
+        "evaluate": (("training_set", "model", "reference_model"), _EVALUATE_OUTS),
+        "package": (("registry_decision",), ("bento",)),
+    },
+    feature_store="each user's recent history (items, plays, times), materialized from the training events to the "
+    "online store and updated by an event stream through a push source; the served model reads it per request",
+)
+
 #: The steps that fit a model, ours and the reference, in every recipe (the flows may run them in
 #: worker processes: tasks/steps.py).
 FIT_STEPS = ("train", "reference")
 
-RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (SUPERVISED, CORPUS, ENVIRONMENT, INDEX, AUDIT)}
+RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe for recipe in (SUPERVISED, CORPUS, ENVIRONMENT, INDEX, AUDIT, INTERACTIONS)
+}
 
 
 def recipe_of(deliverable) -> Recipe:

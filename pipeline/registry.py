@@ -8,6 +8,7 @@ The decision and its reason are logged on the run and the model version.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from s2p import metrics as metric_functions
 from s2p import telemetry
 from s2p.files import file_lock, read_json, read_pickle, write_json
 from s2p.paths import Stores
+from s2p.tenancy import experiment_name
 
 CHAMPION = "champion"
 
@@ -92,7 +94,7 @@ def tracking(ctx: RunContext):
     from mlflow.exceptions import MlflowException
 
     client = mlflow_client(ctx.stores)
-    name = f"s2p/{ctx.run_key}"
+    name = experiment_name(ctx.run_key, ctx.stores.tenant)
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
         try:
@@ -118,14 +120,11 @@ def load_registered(model_name: str, reference: str):
 def champion_score(ctx: RunContext, client) -> tuple[str | None, float | None, str]:
     """The current champion's version and gate score (None if no champion): scored on this run's
     held-out data where the recipe can score a model on it, else its logged gate metric."""
-    from mlflow.exceptions import MlflowException
-
     from pipeline.recipes import recipe_of
 
     gate = ctx.deliverable.gate
-    try:
-        version = client.get_model_version_by_alias(ctx.model_name, CHAMPION)
-    except MlflowException:
+    version = champion_version(client, ctx.model_name)
+    if version is None:
         return None, None, "no champion yet"
     logged = client.get_run(version.run_id).data.metrics.get(f"ours_{gate.metric}")
     if not recipe_of(ctx.deliverable).scores_on_held_out_rows:
@@ -188,17 +187,43 @@ def log_loss_curves(client, run_id: str, ctx: RunContext) -> None:
             client.log_batch(run_id, metrics=metrics[start : start + 1000])
 
 
+#: Tags of a registration's writes: its inputs' content key (on the run and the version), the decision
+#: as JSON (on the version, written before the alias moves) and, on an attempt that never finished,
+#: what the next attempt did with it.
+REGISTRATION_TAG = "s2p.registration"
+DECISION_TAG = "s2p.decision"
+SETTLED_TAG = "s2p.settled"
+
+
 def run_register(ctx: RunContext) -> RegistryDecision:
+    """Log the run, register its version and move `champion` when it wins, idempotently: the run is
+    marked FINISHED last, once its version, the decision and the alias are written; an attempt lost
+    before that (a backend gone mid-step) is settled by the next attempt at the same registration (a
+    Prefect retry or a rerun: the same registration_key) before it writes anything (settle_unfinished)."""
+    from s2p.backends import named_when_lost, serving
+
+    evaluation = Evaluation(**read_json(ctx.paths.metrics))
+    key = registration_key(ctx)
+    with named_when_lost(*serving(ctx.stores, "MLflow")):
+        client, experiment_id = tracking(ctx)
+        decision = settle_unfinished(client, experiment_id, ctx.model_name, key)
+        if decision is None:
+            decision = register_once(ctx, client, experiment_id, key, evaluation)
+    write_json(ctx.paths.registry_decision, decision.to_dict())
+    return decision
+
+
+def register_once(ctx: RunContext, client, experiment_id: str, key: str, evaluation: Evaluation) -> RegistryDecision:
+    """One attempt: judge the challenger, log a run (tagged with ``key``), register one version of it,
+    tag the decision on the version, move the alias; leaving the run's block marks it FINISHED."""
     import mlflow
 
     d = ctx.deliverable
-    evaluation = Evaluation(**read_json(ctx.paths.metrics))
-    client, experiment_id = tracking(ctx)
     previous, champion, basis = champion_score(ctx, client)
     challenger = evaluation.ours[d.gate.metric]
     promoted, reason = decide(ctx, challenger, previous, champion, basis, evaluation.ours)
-
-    with mlflow.start_run(experiment_id=experiment_id, run_name=ctx.run_key) as run:
+    tags = {REGISTRATION_TAG: key, "s2p.deliverable": d.id, "s2p.promoted": str(promoted), "s2p.reason": reason}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=ctx.run_key, tags=tags) as run:
         mlflow.log_params(_flat_params(ctx))
         mlflow.log_metrics({f"ours_{k}": v for k, v in evaluation.ours.items()})
         mlflow.log_metrics({f"reference_{k}": v for k, v in evaluation.reference.items()})
@@ -209,35 +234,108 @@ def run_register(ctx: RunContext) -> RegistryDecision:
         for report in (ctx.paths.validation_report, ctx.paths.training_report, ctx.paths.metrics):
             mlflow.log_artifact(str(report), artifact_path="reports")
         info = log_fitted_model(ctx)
-        version = mlflow.register_model(info.model_uri, ctx.model_name)
-        mlflow.set_tags({"s2p.deliverable": d.id, "s2p.promoted": str(promoted), "s2p.reason": reason})
-    decision_tags = {"promoted": str(promoted), "reason": reason, "gate_metric": d.gate.metric}
-    for key, value in decision_tags.items():
-        client.set_model_version_tag(ctx.model_name, version.version, key, value)
-    if promoted:
-        move_champion(
-            client,
-            ctx.model_name,
-            to_version=str(version.version),
-            reason=reason,
-            metrics={"before": champion, "after": challenger, "metric": d.gate.metric},
+        version = register_version(client, ctx.model_name, run.info.run_id, info.model_uri)
+        decision = RegistryDecision(
+            tracking_uri=ctx.stores.mlflow_tracking_uri,
+            experiment=experiment_name(ctx.run_key, ctx.stores.tenant),
             run_id=run.info.run_id,
+            model_name=ctx.model_name,
+            version=version,
+            champion_version=version if promoted else str(previous),
+            previous_champion=previous,
+            promoted=promoted,
+            reason=reason,
+            gate_metric=d.gate.metric,
+            challenger_score=challenger,
+            champion_score=champion,
         )
-    decision = RegistryDecision(
-        tracking_uri=ctx.stores.mlflow_tracking_uri,
-        experiment=f"s2p/{ctx.run_key}",
-        run_id=run.info.run_id,
-        model_name=ctx.model_name,
-        version=str(version.version),
-        champion_version=str(version.version) if promoted else str(previous),
-        previous_champion=previous,
-        promoted=promoted,
-        reason=reason,
-        gate_metric=d.gate.metric,
-        challenger_score=challenger,
-        champion_score=champion,
-    )
-    write_json(ctx.paths.registry_decision, decision.to_dict())
+        version_tags = {"promoted": str(promoted), "reason": reason, "gate_metric": d.gate.metric}
+        version_tags |= {REGISTRATION_TAG: key, DECISION_TAG: json.dumps(decision.to_dict())}
+        for name, value in version_tags.items():
+            client.set_model_version_tag(ctx.model_name, version, name, value)
+        if promoted:
+            move_champion(
+                client,
+                ctx.model_name,
+                to_version=version,
+                reason=reason,
+                metrics={"before": champion, "after": challenger, "metric": d.gate.metric},
+                run_id=run.info.run_id,
+            )
+    return decision
+
+
+def registration_key(ctx: RunContext) -> str:
+    """What identifies one registration across retries and reruns: the run key, the evaluation and
+    the fitted model's bytes (a retrained model is a new registration; the same one is not)."""
+    digest = hashlib.sha256(ctx.run_key.encode())
+    stored = stored_loader(ctx.paths.model_dir)
+    files = sorted(p for p in ctx.paths.model_dir.rglob("*") if p.is_file()) if stored else [ctx.paths.model]
+    for path in (ctx.paths.metrics, *files):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def register_version(client, model_name: str, run_id: str, model_uri: str) -> str:
+    """The one version of ``model_name`` registered from run ``run_id``. A create the client retried
+    after a 5xx answer may have landed twice (docs/registry_at_scale.md): the versions of this run
+    beyond the first are deleted, so the run keys exactly one version."""
+    import mlflow
+
+    mlflow.register_model(model_uri, model_name)
+    versions = sorted(_versions_of_run(client, model_name, run_id), key=lambda v: int(v.version))
+    if not versions:
+        raise RuntimeError(f"MLflow registered {model_name} from run {run_id} but lists no version of that run")
+    for duplicate in versions[1:]:
+        client.delete_model_version(model_name, duplicate.version)
+    return str(versions[0].version)
+
+
+def _versions_of_run(client, model_name: str, run_id: str) -> list:
+    quoted = model_name.replace("'", "\\'")
+    return client.search_model_versions(f"name = '{quoted}' and run_id = '{run_id}'")
+
+
+def settle_unfinished(client, experiment_id: str, model_name: str, key: str) -> RegistryDecision | None:
+    """Attempts at registration ``key`` that never finished (their run is RUNNING or FAILED: a backend
+    was lost mid-step). One whose version holds `champion` had written everything but its run's end:
+    it is completed (its champion move recorded if that was lost too, its run FINISHED) and its
+    decision returned. The others' versions are deleted (a version nobody promoted is not left as if
+    registered), their runs marked FAILED and tagged; None then: the caller registers afresh."""
+    runs = client.search_runs([experiment_id], filter_string=f"tags.`{REGISTRATION_TAG}` = '{key}'")
+    current = champion_version(client, model_name)
+    champion = None if current is None else str(current.version)
+    for run in runs:
+        if run.info.status == "FINISHED" or SETTLED_TAG in run.data.tags:
+            continue
+        run_id = run.info.run_id
+        versions = _versions_of_run(client, model_name, run_id)
+        if champion is not None and any(str(version.version) == champion for version in versions):
+            return _complete(client, model_name, run_id, champion)
+        for version in versions:
+            client.delete_model_version(model_name, version.version)
+        deleted = ", ".join(f"v{version.version}" for version in versions) or "no version"
+        client.set_tag(
+            run_id, SETTLED_TAG, f"abandoned after a lost backend ({deleted} deleted); a later attempt registers afresh"
+        )
+        client.set_terminated(run_id, "FAILED")
+    return None
+
+
+def _complete(client, model_name: str, run_id: str, version: str) -> RegistryDecision:
+    """An attempt whose ``version`` holds `champion` but whose run never ended: its decision (the
+    version's tag), its champion move recorded unless it already is, its run FINISHED."""
+    decision = RegistryDecision(**json.loads(client.get_model_version(model_name, version).tags[DECISION_TAG]))
+    history = champion_history(client, model_name)
+    if not any(move["to_version"] == version and move["run_id"] == run_id for move in history):
+        metrics = {
+            "before": decision.champion_score,
+            "after": decision.challenger_score,
+            "metric": decision.gate_metric,
+        }
+        _record_move(client, model_name, decision.previous_champion, version, decision.reason, metrics, run_id)
+    client.set_tag(run_id, SETTLED_TAG, "completed: its version held champion; only the run's end was lost")
+    client.set_terminated(run_id, "FINISHED")
     return decision
 
 
@@ -301,15 +399,15 @@ HISTORY_PREFIX = "s2p.champion_move."
 def move_champion(client, model_name: str, to_version: str, reason: str, metrics: dict, run_id: str | None) -> dict:
     """Point `champion` at ``to_version`` and record the move on the registered model (a tag each):
     when, from which version to which, why, the gate metric before and after, and the run."""
+    champion = champion_version(client, model_name)
+    previous = None if champion is None else str(champion.version)
+    client.set_registered_model_alias(model_name, CHAMPION, to_version)
+    return _record_move(client, model_name, previous, to_version, reason, metrics, run_id)
+
+
+def _record_move(client, model_name: str, previous, to_version: str, reason: str, metrics: dict, run_id) -> dict:
     import time
 
-    from mlflow.exceptions import MlflowException
-
-    try:
-        previous = str(client.get_model_version_by_alias(model_name, CHAMPION).version)
-    except MlflowException:
-        previous = None
-    client.set_registered_model_alias(model_name, CHAMPION, to_version)
     move = {
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "from_version": previous,
@@ -323,6 +421,21 @@ def move_champion(client, model_name: str, to_version: str, reason: str, metrics
     client.set_registered_model_tag(model_name, f"{HISTORY_PREFIX}{count:05d}", json.dumps(move))
     telemetry.champion_moved(model_name, move)
     return move
+
+
+def champion_version(client, model_name: str):
+    """The model version `champion` points at, None if none does (or no such model). A store that
+    failed to answer raises: "no champion" must not be read into a lost connection."""
+    from mlflow.exceptions import MlflowException
+
+    from s2p.backends import transient
+
+    try:
+        return client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException as error:
+        if transient(error):
+            raise
+        return None
 
 
 def champion_history(client, model_name: str) -> list[dict]:

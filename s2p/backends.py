@@ -5,6 +5,11 @@ connects to anything. A store moved to a server by an environment variable (docs
 ``Backend``; ``check_backends`` connects to each with a short timeout and raises one
 ``BackendUnavailable`` naming every one that is down, unreachable or refuses our credentials, with
 its URL (passwords hidden), instead of the stack trace the library would print mid-run.
+
+A backend lost mid-run: ``transient`` tells a failure worth retrying (connection refused, reset or
+timed out, a 5xx answer, a database that went away) from one that is not (credentials refused, bad
+data, a bug); ``retry_options`` gives a Prefect task that policy (its ``retry_condition_fn``), and
+``named_when_lost`` re-raises a transient failure as a ``BackendUnavailable`` naming the backend.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from s2p.errors import BackendUnavailable
+from s2p.errors import BackendUnavailable, CredentialsRefused
 from s2p.paths import Stores, is_url
 
 TIMEOUT_S = 3.0
@@ -62,15 +68,42 @@ def configured(stores: Stores) -> list[Backend]:
         found.append(Backend("Prefect server database", stores.prefect_database))
     if os.environ.get("PREFECT_API_URL"):
         found.append(Backend("Prefect API", os.environ["PREFECT_API_URL"]))
+    remote = dvc_remote(stores.root)
+    if remote is not None:
+        found.append(remote)
     return found
+
+
+#: A DVC remote's own credential settings: with any of them DVC does not use the environment's.
+DVC_CREDENTIALS = ("profile", "access_key_id", "secret_access_key", "credentialpath", "session_token")
+
+
+def dvc_remote(root: Path) -> Backend | None:
+    """The repository's default DVC remote when it is an S3 bucket reached with the environment's AWS
+    credentials (.dvc/config, then .dvc/config.local; a remote with credentials of its own is left to
+    DVC): `dvc push` and `dvc pull` say only "Forbidden" when it refuses them. Read as plain INI (what
+    `dvc remote add` writes), without importing DVC."""
+    import configparser
+
+    config = configparser.ConfigParser(interpolation=None)
+    config.read([root / ".dvc" / "config", root / ".dvc" / "config.local"])
+    name = config.get("core", "remote", fallback=None)
+    section = f"'remote \"{name}\"'"
+    if not name or not config.has_section(section):
+        return None
+    url = config.get(section, "url", fallback="")
+    if not url.startswith("s3://") or any(config.has_option(section, key) for key in DVC_CREDENTIALS):
+        return None
+    return Backend("DVC remote", url, config.get(section, "endpointurl", fallback=None))
 
 
 def check_backends(stores: Stores, timeout: float = TIMEOUT_S) -> list[Backend]:
     """Connect to every configured backend; one BackendUnavailable naming each that fails."""
     backends = configured(stores)
-    problems = [problem for problem in (probe(backend, timeout) for backend in backends) if problem]
+    problems = [problem for problem in (_diagnose(backend, timeout) for backend in backends) if problem]
     if problems:
-        raise BackendUnavailable("; ".join(problems))
+        refused = any(credentials for _, credentials in problems)
+        raise (CredentialsRefused if refused else BackendUnavailable)("; ".join(text for text, _ in problems))
     return backends
 
 
@@ -78,9 +111,10 @@ def require(backend: Backend, timeout: float = TIMEOUT_S) -> None:
     """Raise BackendUnavailable unless ``backend`` answers (checked once per process and URL)."""
     if backend in _answered:
         return
-    problem = probe(backend, timeout)
+    problem = _diagnose(backend, timeout)
     if problem:
-        raise BackendUnavailable(problem)
+        text, credentials = problem
+        raise (CredentialsRefused if credentials else BackendUnavailable)(text)
     _answered.add(backend)
 
 
@@ -89,6 +123,12 @@ _answered: set[Backend] = set()
 
 def probe(backend: Backend, timeout: float = TIMEOUT_S) -> str | None:
     """None if ``backend`` answers, else one sentence naming it, its URL and what went wrong."""
+    problem = _diagnose(backend, timeout)
+    return problem[0] if problem else None
+
+
+def _diagnose(backend: Backend, timeout: float) -> tuple[str, bool] | None:
+    """None if ``backend`` answers, else what went wrong and whether it refused our credentials."""
     scheme = backend.url.split("://", 1)[0].split("+", 1)[0].lower()
     checks = {"postgresql": _postgres, "postgres": _postgres, "redis": _redis, "rediss": _redis}
     checks |= {"http": _http, "https": _http, "s3": _s3}
@@ -100,9 +140,9 @@ def probe(backend: Backend, timeout: float = TIMEOUT_S) -> str | None:
     try:
         check(backend, timeout)
     except _Refused as refused:
-        return f"the {backend.name} at {backend.shown} refused our credentials ({refused})"
+        return f"the {backend.name} at {backend.shown} refused our credentials ({refused})", True
     except Exception as error:
-        return f"the {backend.name} at {backend.shown} is unavailable ({_first_line(error)})"
+        return f"the {backend.name} at {backend.shown} is unavailable ({_first_line(error)})", False
     return None
 
 
@@ -130,8 +170,11 @@ def _postgres(backend: Backend, timeout: float) -> None:
 
 def _redis(backend: Backend, timeout: float) -> None:
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    client = redis.Redis.from_url(backend.url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    once = Retry(NoBackoff(), 0)  # redis-py retries a refused connection 3 times by default: ~3 s to say no
+    client = redis.Redis.from_url(backend.url, socket_connect_timeout=timeout, socket_timeout=timeout, retry=once)
     try:
         client.ping()
     except redis.AuthenticationError as error:
@@ -191,7 +234,11 @@ def _s3(backend: Backend, timeout: float) -> None:
     from botocore.exceptions import ClientError
 
     bucket = urlsplit(backend.url).netloc
-    client = boto3.client(
+    session = boto3.session.Session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise _Refused("no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+    client = session.client(
         "s3",
         endpoint_url=backend.endpoint,
         config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1}),
@@ -201,10 +248,169 @@ def _s3(backend: Backend, timeout: float) -> None:
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-            raise _Refused(f"S3 {code}") from None
+            who = f"access key {credentials.access_key!r}"
+            raise _Refused(f"S3 {code} for {who}: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") from None
         if code in ("404", "NoSuchBucket"):
             raise ConnectionError(f"no bucket {bucket!r}") from None
         raise
+
+
+#: Exception classes (by name, anywhere in an exception's class hierarchy: the libraries are not imported
+#: to ask) that mean the connection to a backend failed or timed out: the builtins, requests/urllib3,
+#: httpx, redis, psycopg and SQLAlchemy (OperationalError: the server went away), botocore.
+TRANSIENT_TYPES = frozenset(
+    {
+        "ConnectionError",  # builtin (refused, reset, aborted, broken pipe), requests, redis
+        "TimeoutError",  # builtin (socket.timeout), redis
+        "Timeout",  # requests
+        "TransportError",  # httpx: connect, read, write, pool, protocol errors
+        "ProtocolError",  # urllib3: connection aborted mid-answer
+        "NewConnectionError",
+        "MaxRetryError",
+        "OperationalError",  # psycopg, SQLAlchemy: connection refused, server closed the connection
+        "InterfaceError",  # psycopg: the connection is closed
+        "DisconnectionError",  # SQLAlchemy
+        "EndpointConnectionError",  # botocore
+        "ConnectionClosedError",
+        "ReadTimeoutError",
+        "ConnectTimeoutError",
+        "BusyLoadingError",  # redis: still loading its data after a restart
+    }
+)
+
+#: What a failure's message says when the connection failed (MLflow's REST client folds the
+#: requests exception into an MlflowException's text; a step's error that could not travel back
+#: from a worker process pickled arrives as "TypeName: message").
+TRANSIENT_WORDS = (
+    "connection refused",
+    "connection reset",
+    "connection aborted",
+    "max retries exceeded",
+    "timed out",
+    "timeout exception",
+    "server closed the connection",
+    "terminating connection",
+    "could not connect",
+    "error 111 connecting",
+    "temporarily_unavailable",
+)
+
+#: What a failure's message says when a backend refused us or was misconfigured: never retried.
+REFUSED_WORDS = (
+    "refused our credentials",
+    "authentication failed",
+    "wrongpass",
+    "noauth",
+    "invalidaccesskeyid",
+    "signaturedoesnotmatch",
+    "accessdenied",
+    "does not exist",
+    "permission denied",
+)
+
+#: Server answers worth retrying: MLflow's error code for a store that is down, S3's for a busy one.
+TRANSIENT_CODES = frozenset(
+    {"TEMPORARILY_UNAVAILABLE", "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"}
+)
+
+
+def transient(error: BaseException) -> bool:
+    """Whether ``error`` is a backend failing for a moment, worth retrying: a connection refused,
+    reset or timed out, a database that went away, a 5xx answer; it or an exception in its chain
+    (``raise ... from``, or raised while handling). Never credentials refused (CredentialsRefused,
+    or a refusal's wording anywhere in the chain), bad data (ValidationFailed) or a bug."""
+    chain = _chain(error)
+    if any(isinstance(link, CredentialsRefused) for link in chain):
+        return False
+    if any(word in str(link).lower() for link in chain for word in REFUSED_WORDS):
+        return False
+    return any(_transient_link(link) for link in chain)
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """``error`` and the exceptions it was raised from or while handling, each once."""
+    chain: list[BaseException] = []
+    link: BaseException | None = error
+    while link is not None and all(link is not seen for seen in chain):
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    return chain
+
+
+def _transient_link(error: BaseException) -> bool:
+    names = {cls.__name__ for cls in type(error).__mro__}
+    if type(error).__name__ == "ValidationFailed":
+        return False
+    if names & TRANSIENT_TYPES:
+        return True
+    text = str(error)
+    if text.split(":", 1)[0].strip() in TRANSIENT_TYPES:  # "OperationalError: ..." from a worker process
+        return True
+    if getattr(error, "error_code", None) in TRANSIENT_CODES:  # MlflowException
+        return True
+    status = _http_status(error)
+    if status is not None and (status >= 500 or status in (408, 429)):
+        return True
+    lowered = text.lower()
+    return any(word in lowered for word in TRANSIENT_WORDS)
+
+
+def _http_status(error: BaseException) -> int | None:
+    """The HTTP status of a failed answer: httpx and requests errors carry ``response``, botocore's
+    ClientError a ``response`` dict."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        if code in TRANSIENT_CODES:
+            return 503
+        return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def retry_transient(task, task_run, state) -> bool:
+    """A Prefect ``retry_condition_fn``: retry the failed task run only when ``transient`` says its
+    exception is a backend failing for a moment."""
+    try:
+        state.result()
+    except Exception as error:
+        return transient(error)
+    return False
+
+
+def retry_options(count: int, delay_s: float) -> dict:
+    """Prefect task options: up to ``count`` retries, ``delay_s`` seconds apart, of a failure that
+    ``transient`` judges worth it (``Task.with_options(**retry_options(...))``)."""
+    if count < 0 or delay_s < 0:
+        raise ValueError(f"retries: count and delay_s must be >= 0, got {count} and {delay_s}")
+    return {"retries": count, "retry_delay_seconds": delay_s, "retry_condition_fn": retry_transient}
+
+
+def serving(stores: Stores, prefix: str) -> list[Backend]:
+    """The configured backends whose name starts with ``prefix`` ("MLflow", "Feast"): the servers a step
+    of that library writes to (empty for the embedded default)."""
+    return [backend for backend in configured(stores) if backend.name.startswith(prefix)]
+
+
+@contextlib.contextmanager
+def named_when_lost(*backends: Backend | None, timeout: float = 1.0):
+    """Re-raise a transient failure inside as a BackendUnavailable naming the backend that was lost
+    mid-step, with its URL: among ``backends``, the ones that no longer answer (all of them if each
+    answers again by then); each is probed again before its next use. Other errors, and any error
+    when no backend is given (the embedded stores), pass unchanged."""
+    try:
+        yield
+    except BackendUnavailable:
+        raise
+    except Exception as error:
+        candidates = [backend for backend in backends if backend is not None]
+        if not candidates or not transient(error):
+            raise
+        gone = [backend for backend in candidates if _diagnose(backend, timeout)] or candidates
+        _answered.difference_update(candidates)
+        names = " and ".join(f"the {backend.name} at {backend.shown}" for backend in gone)
+        verb = "was" if len(gone) == 1 else "were"
+        raise BackendUnavailable(f"{names} {verb} lost mid-step ({_first_line(error)})") from error
 
 
 @contextlib.contextmanager

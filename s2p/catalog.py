@@ -23,8 +23,9 @@ from typing import Literal
 TaskType = Literal["regression", "classification", "clustering", "decomposition", "encoding", "retrieval", "generation"]
 
 #: The step graphs a deliverable can choose (pipeline/recipes.py): a table with a target, a text
-#: corpus, an environment, a document collection, or another deliverable's champion to audit.
-RecipeName = Literal["supervised", "corpus", "environment", "index", "audit"]
+#: corpus, an environment, a document collection, another deliverable's champion to audit, or a
+#: log of user-item interactions (implicit feedback).
+RecipeName = Literal["supervised", "corpus", "environment", "index", "audit", "interactions"]
 
 #: The syllabus's order of phases: the catalog lists deliverables phase by phase, then by ``order``.
 PHASES = ("1", "DSA", "SD", "2", "3", "4", "5", "6", "7", "8", "9")
@@ -132,6 +133,9 @@ class Deliverable:
     #: A method of the model that explains its answers (one JSON object per request row: a
     #: transformer's attention weights over the words), served as POST /explain.
     explains: str | None = None
+    #: A column of the source whose values go wholly to one side of the train/test split (a speaker, a
+    #: patient): etl's grouped split. None splits rows at random.
+    split_by: str | None = None
 
     @property
     def answer_kind(self) -> str:

@@ -11,6 +11,8 @@ import time
 import warnings
 from pathlib import Path
 
+from s2p import tenancy
+
 QUIET_TELEMETRY = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "true",
@@ -31,6 +33,8 @@ def configure_environment():
     stores = Stores.from_env()
     for key, value in {**QUIET_TELEMETRY, **stores.service_environment()}.items():
         os.environ.setdefault(key, value)
+    if stores.tenant:  # a tenant's locations replace the shared ones given (s2p/tenancy.py: resolved once)
+        os.environ.update(stores.service_environment())
     # Prefect creates its home but not the folders above it: in a fresh clone .s2p/ does not exist yet
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -65,7 +69,7 @@ def _size(value: str) -> int | str:
 
 
 def cmd_run(args) -> int:
-    configure_environment()
+    stores = configure_environment()
     if args.phase or args.deliverable == "all":
         return _run_many(args)
     if args.cluster:
@@ -81,7 +85,8 @@ def cmd_run(args) -> int:
         from flows.deliverable import deliverable_flow
 
         quiet_expected_stops()
-        with contextlib.redirect_stdout(sys.stderr):  # libraries print; stdout carries only the result
+        # libraries print; stdout carries only the result. A tenant's runs carry its Prefect tag (its quota)
+        with contextlib.redirect_stdout(sys.stderr), tenancy.run_tags(stores.tenant):
             summary = deliverable_flow(
                 args.deliverable, data=args.data, target=args.target, size=args.size, force=args.force
             )
@@ -103,7 +108,7 @@ def _run_many(args) -> int:
     from s2p.errors import quiet_expected_stops
 
     quiet_expected_stops()
-    with contextlib.redirect_stdout(sys.stderr):
+    with contextlib.redirect_stdout(sys.stderr), tenancy.run_tags(tenancy.tenant_from(os.environ)):
         summaries = run_syllabus(selection=args.phase or "all", force=args.force, cluster=args.cluster, size=args.size)
     if args.json:
         print(json.dumps(summaries, indent=2, default=str))
@@ -207,7 +212,7 @@ def cmd_monitor(args) -> int:
         from s2p.errors import quiet_expected_stops
 
         quiet_expected_stops()
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(sys.stderr), tenancy.run_tags(tenancy.tenant_from(os.environ)):
             result = monitor_flow(args.deliverable, retrain=True, window=args.window)
     else:
         result = run_monitor(ctx).to_dict()
@@ -272,12 +277,12 @@ def cmd_impact(args) -> int:
 
 
 def cmd_retrain(args) -> int:
-    configure_environment()
+    stores = configure_environment()
     from flows.lifecycle import retrain_flow
     from s2p.errors import quiet_expected_stops
 
     quiet_expected_stops()
-    with contextlib.redirect_stdout(sys.stderr):
+    with contextlib.redirect_stdout(sys.stderr), tenancy.run_tags(stores.tenant):
         summary = retrain_flow(args.deliverable, reason=args.reason)
     print(json.dumps(summary, indent=2, default=str) if args.json else _brief_retrain(summary))
     return 0
@@ -426,10 +431,68 @@ def cmd_parity(args) -> int:
 
 def cmd_env(args) -> int:
     stores = configure_environment()
-    extra = {"S2P_FEAST_REGISTRY": str(stores.feast_registry), "S2P_FEAST_ONLINE_STORE": str(stores.feast_online_store)}
-    for key, value in {**stores.service_environment(), **extra}.items():
+    for key, value in stores.service_environment().items():
         print(f"export {key}={value}")
     return 0
+
+
+def cmd_tenant(args) -> int:
+    """Provision and inspect tenants (s2p/tenancy.py): names and locations, API keys, Prefect quotas."""
+    tenant = tenancy.check_tenant(args.tenant) if getattr(args, "tenant", None) else None
+    if args.action in ("show", "init"):
+        os.environ[tenancy.VARIABLE] = tenant
+        stores = configure_environment() if args.action == "init" else _tenant_stores()
+        schema = tenancy.create_schema(str(stores.inference_db)) if args.action == "init" else None
+        print(json.dumps(_tenant_summary(stores, schema), indent=2))
+        return 0
+    keys_file = _tenant_stores().tenant_keys
+    if args.action == "key":
+        key, key_id = tenancy.issue_key(keys_file, tenant)
+        print(f"key {key_id} for tenant {tenant} (shown once, stored as a digest in {keys_file}):", file=sys.stderr)
+        print(key)
+    elif args.action == "keys":
+        print(json.dumps(tenancy.list_keys(keys_file, tenant), indent=2))
+    elif args.action == "revoke":
+        print(json.dumps({"revoked": tenancy.revoke_key(keys_file, args.key_id)}))
+    elif args.action == "limit":
+        print(json.dumps(tenancy.set_concurrency_limit(tenant, args.tasks)))
+    return 0
+
+
+def _tenant_stores():
+    from s2p.paths import Stores
+
+    return Stores.from_env()
+
+
+def _tenant_summary(stores, schema: str | None) -> dict:
+    from s2p.backends import hidden_password
+
+    tenant = stores.tenant
+    return {
+        "tenant": tenant,
+        "mlflow": {
+            "tracking_uri": hidden_password(stores.mlflow_tracking_uri),
+            "experiments": tenancy.experiment_name("<run key>", tenant),
+            "registered_models": tenancy.model_name("<run key>", tenant),
+        },
+        "feast_project": tenancy.feast_project("<feature_store.yaml project>", tenant),
+        "inference_log": hidden_password(str(stores.inference_db)),
+        "inference_schema": schema,
+        "prefect_tag": tenancy.prefect_tag(tenant),
+        "data": str(stores.data),
+        "artifacts": str(stores.artifacts),
+        "state": str(stores.state),
+        "api_keys": str(stores.tenant_keys),
+    }
+
+
+def _refused_by_mlflow(error: BaseException) -> str | None:
+    """An MLflow server's 401 / 403 (another tenant's experiment or model): one line, no traceback."""
+    status = getattr(error, "get_http_status_code", lambda: None)()
+    if type(error).__name__ in ("MlflowException", "RestException") and status in (401, 403):
+        return f"the MLflow tracking server refused ({status}): {str(error).splitlines()[0]}"
+    return None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -539,6 +602,23 @@ def parser() -> argparse.ArgumentParser:
     parity.add_argument("--json", action="store_true")
     parity.set_defaults(func=cmd_parity)
 
+    tenant = commands.add_parser("tenant", help="a tenant's names and stores, API keys, Prefect quota")
+    actions = tenant.add_subparsers(dest="action", required=True)
+    for action, text in (
+        ("show", "the tenant's names and locations (what S2P_TENANT=ID selects)"),
+        ("init", "check the tenant's stores; create its PostgreSQL schema for a shared inference log"),
+        ("key", "issue an API key for the tenant's bentos (printed once; only its digest is kept)"),
+    ):
+        actions.add_parser(action, help=text).add_argument("tenant")
+    keys = actions.add_parser("keys", help="list API key ids (all tenants, or one)")
+    keys.add_argument("tenant", nargs="?")
+    revoke = actions.add_parser("revoke", help="revoke an API key by its id (served bentos stop accepting it)")
+    revoke.add_argument("key_id")
+    limit = actions.add_parser("limit", help="at most N of the tenant's Prefect tasks run at once (PREFECT_API_URL)")
+    limit.add_argument("tenant")
+    limit.add_argument("tasks", type=int)
+    tenant.set_defaults(func=cmd_tenant)
+
     commands.add_parser("where", help="print where the results are").set_defaults(func=cmd_where)
     commands.add_parser("env", help="print the environment that points tools at the stores").set_defaults(func=cmd_env)
     return main
@@ -551,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except Exception as error:  # known user errors become one clear line, the rest a traceback
-        message = explain(error)
+        message = explain(error) or _refused_by_mlflow(error)
         if message is None:
             raise
         print(f"s2p: error: {message}", file=sys.stderr)

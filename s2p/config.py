@@ -126,6 +126,25 @@ class ScheduleParams(Params):
     monitor: str = "0 * * * *"  # cron (UTC): the deployment's monitoring schedule
 
 
+class RetryParams(Params):
+    """Prefect task retries of a step whose backend failed for a moment (s2p.backends.transient:
+    connection refused, reset or timed out, a 5xx answer); never of bad data or a bug."""
+
+    count: int = 2  # retries after the first attempt
+    delay_s: float = 1.0  # seconds between attempts
+
+    @field_validator("delay_s", mode="before")
+    @classmethod
+    def _ints_are_floats(cls, value):
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.count < 0 or self.delay_s < 0:
+            raise ValueError(f"retries: count and delay_s must be >= 0, got {self.count} and {self.delay_s}")
+        return self
+
+
 #: The sizes a section may name besides the default one.
 SIZES = ("smoke", "full")
 
@@ -141,6 +160,7 @@ class DeliverableParams(Params):
     monitor: MonitorParams = Field(default_factory=MonitorParams)
     serving: ServingParams = Field(default_factory=ServingParams)
     schedule: ScheduleParams = Field(default_factory=ScheduleParams)
+    retries: RetryParams = Field(default_factory=RetryParams)  # of a step whose backend failed for a moment
     #: Named overrides merged over the section: ``smoke`` (the tests' size), ``full`` (a GPU run).
     sizes: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

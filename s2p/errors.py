@@ -20,6 +20,11 @@ class BackendUnavailable(ConnectionError):
     message names it and its address."""
 
 
+class CredentialsRefused(BackendUnavailable):
+    """A backend answered and refused our credentials: the message names it, its address and whose
+    credentials; retrying cannot help (s2p.backends.transient says no)."""
+
+
 def explain(error: BaseException) -> str | None:
     """A message for an error a user can act on, or None for a bug (shown with its traceback)."""
     from s2p.catalog import UnknownDeliverable

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from s2p import tenancy
+
 PROJECT_MARKERS = ("params.yaml", "dvc.yaml")
 
 
@@ -46,6 +48,10 @@ class Stores:
     inference_db: Path | str  # a SQLite file, or a SQLAlchemy URL (postgresql://...)
     #: Prefect's server database (PREFECT_SERVER_DATABASE_CONNECTION_URL), None: SQLite in prefect_home
     prefect_database: str | None = None
+    #: The tenant these stores belong to (S2P_TENANT, s2p/tenancy.py), None: no tenant (every default as is)
+    tenant: str | None = None
+    #: The served bentos' API keys, as digests, of every tenant (S2P_TENANT_KEYS; serving/api_keys.py)
+    tenant_keys: Path | None = None
 
     @classmethod
     def from_env(cls, root: Path | None = None) -> Stores:
@@ -59,11 +65,13 @@ class Stores:
             """A URL as given (a database, a Redis server), else a local path."""
             return env[var] if is_url(env.get(var)) else path(var, default)
 
-        state = path("S2P_STATE_DIR", root / ".s2p")
+        shared_state = path("S2P_STATE_DIR", root / ".s2p")
+        tenant = tenancy.tenant_from(env)  # a tenant's defaults lie in its own folder of the state
+        state = shared_state if tenant is None else tenancy.folder(shared_state, tenant)
         tracking = env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{state / 'mlflow' / 'mlflow.db'}"
         served_artifacts = tracking.startswith(("http://", "https://")) and not env.get("S2P_MLFLOW_ARTIFACTS")
         artifacts = None if served_artifacts else _uri(env.get("S2P_MLFLOW_ARTIFACTS"), state / "mlflow" / "artifacts")
-        return cls(
+        stores = cls(
             root=root,
             params_file=path("S2P_PARAMS", root / "params.yaml"),
             data=path("S2P_DATA_DIR", root / "data"),
@@ -80,7 +88,9 @@ class Stores:
             prefect_database=env.get("PREFECT_SERVER_DATABASE_CONNECTION_URL")
             or env.get("PREFECT_API_DATABASE_CONNECTION_URL")
             or None,
+            tenant_keys=path("S2P_TENANT_KEYS", shared_state / "tenants" / "keys.json"),
         )
+        return stores if tenant is None else tenancy.scoped(stores, tenant)
 
     def service_environment(self) -> dict[str, str]:
         """Variables that point the libraries (and child processes) at these stores."""
@@ -90,7 +100,9 @@ class Stores:
             "PREFECT_HOME": str(self.prefect_home),
             "BENTOML_HOME": str(self.bentoml_home),
             "S2P_INFERENCE_DB": str(self.inference_db),
-        }
+            "S2P_FEAST_REGISTRY": str(self.feast_registry),  # read at request time by online features
+            "S2P_FEAST_ONLINE_STORE": str(self.feast_online_store),
+        } | ({"S2P_TENANT": self.tenant, "S2P_TENANT_KEYS": str(self.tenant_keys)} if self.tenant else {})
 
     def run_paths(self, run_key: str) -> RunPaths:
         return RunPaths(data=self.data / run_key, artifacts=self.artifacts / run_key)

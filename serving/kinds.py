@@ -1189,6 +1189,116 @@ class Transcript(TableKind):
         return text_descriptors(answers, PREDICTION)
 
 
+class Recommendations(Kind):
+    """The k best items for a user, from the user's fresh features. Request ``{"user_id": 7, "k": 10}``;
+    answer ``{"id", "user_id", "items": [{"item_id", "score"}], "history", "fresh", "model_version"}``:
+    ``history`` is how many recent events the online store held for the user, ``fresh`` how many of
+    them came after training and were folded in. Served model: ``recommend_user(user_id, k)`` with
+    ``.items``, ``.scores``, ``.history``, ``.fresh``; events (``Events``, ``ingest``) go to its
+    ``features.apply_events``. Feedback: the ids of the items the user then played, or a thumbs up/down."""
+
+    name = "recommendations"
+
+    @classmethod
+    def declared(cls, features: list[dict]) -> dict:
+        return {"recommendation": {"max_k": 100}}
+
+    def __init__(self, spec: dict):
+        super().__init__(spec)
+        self.max_k = int((spec.get("recommendation") or {}).get("max_k", 100))
+
+    @cached_property
+    def Request(self) -> type[BaseModel]:
+        return create_model(
+            "RecommendationRequest",
+            __config__=STRICT,
+            user_id=(int, Field(ge=0, le=2**62, description="the user to recommend for")),
+            k=(int, Field(min(10, self.max_k), ge=1, le=self.max_k, description="how many items")),
+        )
+
+    @cached_property
+    def Item(self) -> type[BaseModel]:
+        return create_model("RecommendedItem", item_id=(int, ...), score=(float, ...))
+
+    @cached_property
+    def Response(self) -> type[BaseModel]:
+        return create_model(
+            "Recommendations",
+            id=(int, Field(description="quote it in POST /feedback with the items the user then played")),
+            user_id=(int, ...),
+            items=(list[self.Item], ...),
+            history=(int, Field(description="recent events the online store held for the user")),
+            fresh=(int, Field(description="of those, events after training, folded into the user's factors")),
+            model_version=(str, ...),
+        )
+
+    @cached_property
+    def Events(self) -> type[BaseModel]:
+        """A batch of interaction events for the online store (a stream consumer's batch)."""
+        event = create_model(
+            "InteractionEvent",
+            __config__=STRICT,
+            user_id=(int, Field(ge=0, le=2**62)),
+            item_id=(int, Field(ge=0, le=2**62)),
+            plays=(int, Field(1, ge=1, le=10_000)),
+            timestamp=(float, Field(ge=0, description="epoch seconds")),
+        )
+        return create_model(
+            "InteractionEvents", __config__=STRICT, events=(list[event], Field(min_length=1, max_length=self.max_rows))
+        )
+
+    def ingest(self, model, request: BaseModel) -> dict:
+        """Push a batch of events into the users' online rows (read, append, push); what was written."""
+        import pandas as pd
+
+        frame = pd.DataFrame(
+            {
+                "user_id": [event.user_id for event in request.events],
+                "item_id": [event.item_id for event in request.events],
+                "plays": [event.plays for event in request.events],
+                "event_timestamp": pd.to_datetime([event.timestamp for event in request.events], unit="s", utc=True),
+            }
+        )
+        pushed = model.features.apply_events(frame)
+        return {"users": len(pushed), "events": len(frame)}
+
+    def feedback_type(self) -> Any:
+        return bool | Annotated[list[int], Field(max_length=self.max_rows)]
+
+    def feedback_summary(self, feedback: list, answers: list) -> dict | None:
+        """Hit rate of the served lists: the share of the items named as played that were recommended."""
+        named = [(set(value), answer) for value, answer in zip(feedback, answers, strict=True)
+                 if isinstance(value, list) and value]  # fmt: skip
+        if not named:
+            return super().feedback_summary(feedback, answers)
+        hits = [len(played & {item["item_id"] for item in answer}) / len(played) for played, answer in named]
+        return {"measure": "hit_rate_of_served_recommendations", "rows": len(named), "value": float(np.mean(hits))}
+
+    def answer(self, model, request: BaseModel) -> Answer:
+        found = model.recommend_user(request.user_id, request.k)
+        items = [
+            {"item_id": int(item), "score": float(score)} for item, score in zip(found.items, found.scores, strict=True)
+        ]
+        if not all(math.isfinite(item["score"]) for item in items):
+            raise AnswerError("produced a non-finite score")
+        record = {"user_id": request.user_id, "k": request.k, "history": found.history, "fresh": found.fresh}
+        value = {"user_id": request.user_id, "items": items, "history": found.history, "fresh": found.fresh}
+        return Answer([record], [value], logged=[items])
+
+    def respond(self, ids: list[int], answer: Answer, version: str):
+        return self.Response(id=ids[0], **answer.values[0], model_version=version)
+
+    def descriptors(self, vocabulary: bool = False) -> list[Descriptor]:
+        return [Descriptor("k"), Descriptor("history"), Descriptor(f"{PREDICTION}_top_score", NUMERICAL, "answer")]
+
+    def request_columns(self, requests, vocabulary) -> dict:
+        return {"k": self.parameter(requests, "k"), "history": requests["history"].astype(float).to_numpy()}
+
+    def answer_columns(self, answers: list) -> dict:
+        top = [float(items[0]["score"]) if len(items) else 0.0 for items in answers]  # nothing to recommend: 0
+        return {f"{PREDICTION}_top_score": np.array(top)}
+
+
 KINDS: dict[str, type[Kind]] = {
     kind.name: kind
     for kind in (
@@ -1207,6 +1317,7 @@ KINDS: dict[str, type[Kind]] = {
         RankedDocuments,
         CrossModal,
         Transcript,
+        Recommendations,
     )
 }
 

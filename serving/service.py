@@ -19,6 +19,9 @@ POST /feedback with the ids the answers were returned with.
 Every request has an id (``X-Request-ID``, on its inference-log rows); with ``serving.tracing`` its
 spans (the request, the model call, the log write) and a JSON log line carry it (serving/telemetry.py,
 docs/observability.md).
+
+A tenant's bento (its name carries the tenant: ``acme.linear_regression``) answers only requests with
+one of that tenant's API keys (serving/api_keys.py, docs/multitenancy.md).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import bentoml
 from bentoml.validators import ContentType
 from pydantic import Field
 
-from serving import telemetry
+from serving import api_keys, telemetry
 from serving.inference_log import InferenceLog, UnknownPredictions
 from serving.kinds import AnswerError, RequestRefused, kind_for, sse
 from serving.loading import load_model
@@ -321,6 +324,15 @@ class Predictor:
                 raise bentoml.exceptions.InvalidArgument(str(error)) from None
             return {"explanations": explanations, "model_version": version}
 
+    if hasattr(KIND, "ingest"):
+
+        @bentoml.api(route="/events", input_spec=KIND.Events)
+        def events(self, **fields) -> Annotated[dict, JSON]:
+            """A batch of events for the online feature store (a recommender's plays): written through
+            the champion's feature pusher, so the next answer for those users reads them."""
+            model, _ = self.models["champion"]
+            return KIND.ingest(model, KIND.Events.model_construct(**fields))
+
     @bentoml.api
     def feedback(
         self, labels: Annotated[list[Label], Field(min_length=1, max_length=MAX_ROWS)]
@@ -355,4 +367,5 @@ class Predictor:
 
 
 Predictor.add_asgi_middleware(telemetry.RequestIds)  # outermost: refusals carry an id too
+api_keys.mount(Predictor, SPEC["bento_name"])  # a tenant's bento: only its API keys pass (401 / 403)
 Predictor.add_asgi_middleware(RequestGuard)

@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,8 @@ def pytest_configure(config):
     from s2p.cli import QUIET_TELEMETRY
 
     os.environ.update(QUIET_TELEMETRY)
+    # Prefect's temporary server (a flow run without PREFECT_API_URL) gives up after 20 s: a busy CI box needs longer
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.update(store_variables(STATE))
     os.environ.update(
         {"S2P_ROOT": str(ROOT), "PREFECT_HOME": str(STATE / "prefect"), "BENTOML_HOME": str(STATE / "bentoml")}
@@ -98,3 +101,47 @@ def served(deliverable: str = "linear_regression", timeout: float = 90.0):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
         output.close()
+
+
+# -- real servers started once per session (the Prefect server is shared by e2e and backends tests) --
+def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory):
+    home = tmp_path_factory.mktemp("prefect-server")
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(home)}
+    env.pop("PREFECT_API_URL", None)
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    server = start([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env, home / "server.log")
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        wait_for(lambda: httpx.get(f"{api}/health", timeout=2).json() is True, 90, "prefect server health")
+        yield api
+    finally:
+        stop(server)

@@ -91,36 +91,58 @@ def _as_postgres(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.getuid() == 0 else command
 
 
-@pytest.fixture(scope="session")
-def postgres():
-    """A PostgreSQL 15 cluster (scram-sha-256 passwords) with a role s2p owning one database per store."""
+@dataclass(frozen=True)
+class Cluster:
+    """A PostgreSQL 15 cluster in ``base`` listening on ``port``: started and stopped with pg_ctl (a
+    stop in mode immediate is a crash: every server process quits at once, no shutdown checkpoint)."""
+
+    base: Path
+    port: int
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        start = [str(PG_BIN / "pg_ctl"), "-D", str(self.base / "data"), "-l", str(self.base / "postgres.log")]
+        subprocess.run(_as_postgres([*start, "-o", options, "-w", "start"]), check=True, capture_output=True)
+
+    def stop(self, mode: str = "immediate") -> None:
+        stop = [str(PG_BIN / "pg_ctl"), "-D", str(self.base / "data"), "-m", mode, "stop"]
+        subprocess.run(_as_postgres(stop), capture_output=True)
+
+
+@contextlib.contextmanager
+def postgres_cluster(databases=DATABASES):
+    """A PostgreSQL 15 cluster (scram-sha-256 passwords) with a role s2p owning each of ``databases``,
+    started on a free port in a temporary folder; yields (Postgres, Cluster); removed afterwards."""
     import psycopg
 
     if not (PG_BIN / "initdb").exists():
         pytest.fail(f"PostgreSQL 15 is not installed ({PG_BIN}/initdb): apt-get install postgresql-15")
     base = Path(tempfile.mkdtemp(prefix="s2p-pg-"))
-    data, log = base / "data", base / "postgres.log"
     (base / "pwfile").write_text(SUPERUSER_PASSWORD + "\n")
     if os.getuid() == 0:
         shutil.chown(base, "postgres", "postgres")
         shutil.chown(base / "pwfile", "postgres", "postgres")
-    initdb = [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "scram-sha-256"]
+    initdb = [str(PG_BIN / "initdb"), "-D", str(base / "data"), "-U", "postgres", "-A", "scram-sha-256"]
     subprocess.run(_as_postgres([*initdb, f"--pwfile={base / 'pwfile'}"]), check=True, capture_output=True)
-    port = free_port()
-    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
-    start = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]
-    subprocess.run(_as_postgres(start), check=True, capture_output=True)
+    cluster = Cluster(base, free_port())
+    cluster.start()
     try:
-        superuser = f"postgresql://postgres:{SUPERUSER_PASSWORD}@127.0.0.1:{port}/postgres"
+        superuser = f"postgresql://postgres:{SUPERUSER_PASSWORD}@127.0.0.1:{cluster.port}/postgres"
         with psycopg.connect(superuser, autocommit=True) as connection:
             connection.execute(f"CREATE ROLE {USER} LOGIN PASSWORD '{PASSWORD}'")
-            for database in DATABASES:
+            for database in databases:
                 connection.execute(f"CREATE DATABASE {database} OWNER {USER}")
-        yield Postgres(port)
+        yield Postgres(cluster.port), cluster
     finally:
-        stop = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
-        subprocess.run(_as_postgres(stop), capture_output=True)
+        cluster.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL 15 cluster (scram-sha-256 passwords) with a role s2p owning one database per store."""
+    with postgres_cluster() as (server, _):
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -301,3 +323,112 @@ def mlflow_auth_server(postgres, s3_endpoint, tmp_path_factory):
     artifacts proxied to moto, on its own port; the admin is ``AuthServer.admin``."""
     with authenticated_mlflow(postgres, s3_endpoint, tmp_path_factory.mktemp("mlflow-auth")) as server:
         yield server
+
+
+class Restartable:
+    """A server process at ``url`` that a test kills (SIGKILL: a crash) and starts again with the same
+    command, on the same port; ``ready`` says when it answers. Stopped for good by ``close``."""
+
+    def __init__(self, command: list[str], log: Path, ready, what: str, url: str):
+        self.command, self.log, self.ready, self.what, self.url = command, log, ready, what, url
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as output:
+            self.process = subprocess.Popen(
+                self.command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        wait_until(self.ready, self.what, self.process, self.log, timeout=20)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def killable_redis(tmp_path):
+    """A redis-server of this test alone, on a free port, that the test may kill and restart: it
+    appends every write to its log file (fsync always), so a restart finds what was acknowledged."""
+    import redis
+
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed: apt-get install redis-server")
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)]
+    command += ["--appendonly", "yes", "--appendfsync", "always"]
+
+    def ready() -> bool:
+        try:
+            return redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        except redis.ConnectionError:
+            return False
+
+    server = Restartable(command, tmp_path / "redis.log", ready, "redis-server", url)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@dataclass(frozen=True)
+class AuthenticatedS3:
+    """moto's S3 server enforcing credentials: one IAM user allowed everything, with its key."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str
+
+
+#: moto authenticates every request after this many: the IAM calls that create the user, its policy
+#: and its access key (moto's INITIAL_NO_AUTH_ACTION_COUNT; unset, moto accepts any credentials).
+UNAUTHENTICATED_SETUP_CALLS = 3
+
+
+@pytest.fixture(scope="module")
+def authenticated_s3(tmp_path_factory):
+    """moto's S3-compatible server started with INITIAL_NO_AUTH_ACTION_COUNT: after the IAM user, its
+    allow-everything policy and its access key are created, a request signed with any other key (or
+    a wrong secret) gets 403 InvalidAccessKeyId / SignatureDoesNotMatch, as from AWS."""
+    import json
+    import socket
+
+    import boto3
+
+    base = tmp_path_factory.mktemp("moto-auth")
+    port = free_port()
+    env = {**os.environ, **S3_CREDENTIALS, "INITIAL_NO_AUTH_ACTION_COUNT": str(UNAUTHENTICATED_SETUP_CALLS)}
+    command = [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+
+    def listening() -> bool:  # without a request: each one counts against the unauthenticated calls
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+        return False
+
+    with background(command, base / "moto.log", env=env) as process:
+        endpoint = f"http://127.0.0.1:{port}"
+        wait_until(listening, "moto_server (authenticating)", process, base / "moto.log")
+        iam = boto3.client("iam", endpoint_url=endpoint, **_boto_credentials(S3_CREDENTIALS))
+        iam.create_user(UserName="s2p")
+        allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        iam.put_user_policy(UserName="s2p", PolicyName="everything", PolicyDocument=json.dumps(allow))
+        key = iam.create_access_key(UserName="s2p")["AccessKey"]
+        yield AuthenticatedS3(endpoint, key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def _boto_credentials(variables: dict[str, str]) -> dict[str, str]:
+    return {
+        "aws_access_key_id": variables["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": variables["AWS_SECRET_ACCESS_KEY"],
+        "region_name": variables["AWS_DEFAULT_REGION"],
+    }

@@ -4,6 +4,7 @@
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
@@ -266,6 +267,24 @@ def test_the_fairness_audits_mitigated_model_serves_income_rows(runs):
     summary = runs[0]["fairness_audit"]
     assert summary["feature_store"].startswith("none") and summary["recipe"] == "audit"
     _served_new_kind(runs, "fairness_audit", exchange)
+
+
+def test_the_recommender_folds_events_pushed_to_its_feature_store_into_the_next_answer(runs):
+    def exchange(url):
+        before = httpx.post(f"{url}/predict", json={"user_id": 3, "k": 5}, timeout=30)
+        assert before.status_code == 200, before.text
+        played = [item["item_id"] for item in before.json()["items"][:2]]  # the user now plays two of them
+        events = [{"user_id": 3, "item_id": item, "plays": 4, "timestamp": time.time()} for item in played]
+        pushed = httpx.post(f"{url}/events", json={"events": events}, timeout=30)
+        assert pushed.status_code == 200 and pushed.json() == {"users": 1, "events": 2}, pushed.text
+        after = httpx.post(f"{url}/predict", json={"user_id": 3, "k": 5}, timeout=30).json()
+        assert after["fresh"] >= 2 and after["history"] >= before.json()["history"] + 2
+        assert not set(played) & {item["item_id"] for item in after["items"]}  # what was played is not offered
+        refused = httpx.post(f"{url}/events", json={"events": [{**events[0], "plays": 0}]}, timeout=30)
+        assert refused.status_code == 400 and "plays" in refused.text
+        assert httpx.post(f"{url}/predict", json={"user_id": 3, "k": 1000}, timeout=30).status_code == 400
+
+    _served_new_kind(runs, "recommender", exchange)
 
 
 def test_the_transformer_explains_a_sentence_by_its_attention_heads(runs):

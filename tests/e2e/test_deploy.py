@@ -9,8 +9,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.conftest import store_variables
-from tests.e2e.conftest import start, stop, wait_for
+from tests.conftest import start, stop, store_variables, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -28,8 +28,7 @@ import pytest
 import yaml
 
 from pipeline.context import load_context
-from tests.conftest import ROOT, free_port, served, store_variables
-from tests.e2e.conftest import start, stop, wait_for
+from tests.conftest import ROOT, free_port, served, start, stop, store_variables, wait_for
 from tests.e2e.test_deployment import DELIVERABLE, bodies, package, register, samples
 from tests.e2e.test_loop import SHIFT, rows
 

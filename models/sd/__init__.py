@@ -1,0 +1,1 @@
+"""The System-Design interlude (SD): designs built as working, load-tested components."""
