@@ -1,12 +1,13 @@
 """Scheduler benchmark: ours against networkx and graphlib, measured in the same run.
 
-    .venv/bin/python benchmarks/bench_scheduler.py [--quick]
+    .venv/bin/python benchmarks/bench_scheduler.py [--quick | --million]
 
 1. Build + topological generations on random DAGs (10k nodes / 100k edges, 100k / 1M):
    ours (DAG.from_edges on an int array + generations), networkx (DiGraph + topological_generations),
    graphlib (TopologicalSorter ready/done loop). All three must agree; prints times and ratios.
 2. Executor overhead per node on a 10k-node DAG of no-op steps, both on the same plain thread pool:
    ours (scheduler.executor.execute) against a graphlib ready/done loop.
+``--million`` runs both at 10^6 steps (2 * 10^6 edges): the capacity plan's figure (docs/capacity_plan.md).
 """
 
 from __future__ import annotations
@@ -126,8 +127,14 @@ def bench_executor(n: int, m: int, workers: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="only the small graph (for CI smoke runs)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="only the small graph (for CI smoke runs)")
+    size.add_argument("--million", action="store_true", help="10^6 steps: graph and executor (capacity plan)")
     args = parser.parse_args()
+    if args.million:
+        bench_generations(1_000_000, 2_000_000, repeats=1)
+        bench_executor(1_000_000, 2_000_000, workers=4)
+        return
     bench_generations(10_000, 100_000, repeats=3)
     if not args.quick:
         bench_generations(100_000, 1_000_000, repeats=3)
