@@ -134,6 +134,22 @@ def test_numpy_block_forward_and_every_gradient_equal_torch_autograd(norm_first,
         np.testing.assert_allclose(grads[name], parameter.grad.numpy(), atol=1e-6, err_msg=name)
 
 
+def test_numpy_attention_equals_the_phase2_scaled_dot_product_attention():
+    """block.py's in-place attention is the Phase 2 deliverable's equation, padding included, in either dtype."""
+    from models.phase2.attention.model import scaled_dot_product_attention
+
+    q, k, v = RNG.normal(size=(3, 3, 2, 5, 4))  # 3 x (batch, heads, T, d)
+    padding = padding_mask([5, 3, 1], 5)
+    expected, expected_weights = scaled_dot_product_attention(q, k, v, padding[:, None, None, :])
+    out, weights = numpy_block.attention_forward(q, k, v, numpy_block.padding_bias(padding, q.dtype))
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+    np.testing.assert_allclose(weights, expected_weights, atol=1e-12)
+    q32, k32, v32 = (a.astype(np.float32) for a in (q, k, v))
+    out32, weights32 = numpy_block.attention_forward(q32, k32, v32, numpy_block.padding_bias(padding, np.float32))
+    assert out32.dtype == weights32.dtype == np.float32
+    np.testing.assert_allclose(out32, expected, atol=1e-5)
+
+
 # -- our torch-ops block against nn.TransformerEncoderLayer (float32, 1e-5) ---------------------------
 @pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
 def test_torch_ops_block_equals_nn_transformer_encoder_layer_with_the_same_weights(norm_first):
@@ -171,7 +187,7 @@ def small_model(cls=TransformerClassifier, **settings):
 def test_classifier_loss_and_every_gradient_equal_torch_autograd(norm_first, pooling, block):
     """Embedding, positions, two blocks, pooling over real tokens and head: the NumPy network's loss and
     gradients against SentenceNet's autograd in float64 with its weights, our torch-ops block and torch's."""
-    model = small_model(n_layer=2, norm_first=norm_first, pooling=pooling)
+    model = small_model(n_layer=2, norm_first=norm_first, pooling=pooling, dtype="float64")
     X = np.array(SENTENCES, dtype=object)[:, None]
     model._init_state(X, LABELS)
     ids, _ = model.vocabulary_.encode(SENTENCES, model.max_len)
@@ -188,6 +204,23 @@ def test_classifier_loss_and_every_gradient_equal_torch_autograd(norm_first, poo
     assert set(grads) == {name for name, _ in net.named_parameters()}
     for name, parameter in net.named_parameters():
         np.testing.assert_allclose(grads[name], parameter.grad.numpy(), atol=1e-6, err_msg=name)
+
+
+def test_the_classifier_trains_in_float32_with_the_gradients_of_float64():
+    """The default dtype: parameters and gradients stay float32 through training (no silent upcast), and
+    one batch's loss and gradients equal float64's from the same weights to float32's precision."""
+    X = np.array(SENTENCES, dtype=object)[:, None]
+    model = small_model(n_layer=2, max_epochs=2).fit(X, LABELS)
+    assert {p.dtype for p in model.params_.values()} == {np.dtype(np.float32)}
+    twin = small_model(n_layer=2, dtype="float64")
+    twin._init_state(X, LABELS)
+    twin.params_ = {name: value.astype(np.float64) for name, value in model.params_.items()}
+    ids, _ = model.vocabulary_.encode(SENTENCES, model.max_len)
+    (loss, grads), (loss64, grads64) = model.loss_and_grads(ids, LABELS), twin.loss_and_grads(ids, LABELS)
+    assert {g.dtype for g in grads.values()} == {np.dtype(np.float32)}
+    assert loss == pytest.approx(loss64, rel=1e-6)
+    for name, expected in grads64.items():
+        np.testing.assert_allclose(grads[name], expected, rtol=1e-4, atol=1e-6, err_msg=name)
 
 
 def test_torch_ops_classifier_and_reference_start_alike_and_train_alike():
@@ -285,6 +318,8 @@ def test_bad_input_is_refused_by_name():
         small_model().fit(np.array(["a film", " \t"], dtype=object)[:, None], [0, 1])
     with pytest.raises(ValueError, match="single class"):
         small_model().fit(X, np.ones(len(X)))
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        small_model(dtype="float16").fit(X, LABELS)
     with pytest.raises(ValueError, match="divisible by n_head"):
         small_model(d_model=6, n_head=4).fit(X, LABELS)
     with pytest.raises(ValueError, match="not text"):

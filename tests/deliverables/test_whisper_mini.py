@@ -13,7 +13,7 @@ from sklearn.exceptions import NotFittedError
 
 from models.phase3.whisper_mini import data
 from models.phase3.whisper_mini.audio import log_mel_spectrogram, mel_filters
-from models.phase3.whisper_mini.metrics import cer, error_rate, wer, wer_seen_voices
+from models.phase3.whisper_mini.metrics import cer, error_rate, wer
 from models.phase3.whisper_mini.model import (
     AudioError,
     WhisperConfig,
@@ -49,8 +49,11 @@ def X_y(table):
 
 # -- data ---------------------------------------------------------------------------------------------
 def test_the_table_holds_padded_16khz_audio_of_every_voice_with_what_validation_reads(table):
-    assert set(table.columns) == {"audio", "length", "sample_rate", "rms", "clipping", "voice", "transcript"}
+    columns = {"audio", "length", "sample_rate", "rms", "clipping", "voice", "speakers", "transcript"}
+    assert set(table.columns) == columns
     assert set(table["voice"]) == set(data.VOICES) and not set(data.HELD_OUT_VOICES) & set(data.TRAINING_VOICES)
+    held_out = table["voice"].isin(data.HELD_OUT_VOICES)
+    assert (table["speakers"] == np.where(held_out, data.HELD_OUT, data.TRAINING)).all()
     assert all(len(audio) == data.MAX_SAMPLES and audio.dtype == np.float32 for audio in table["audio"])
     assert (table["sample_rate"] == 16_000).all() and (table["clipping"] == 0).all()
     assert (table["rms"] > data.MIN_RMS).all() and (table["length"] > 0.4 * data.SAMPLE_RATE).all()
@@ -97,12 +100,40 @@ def test_wer_and_cer_equal_jiwers():
     assert error_rate(references, hypotheses, "char") == pytest.approx(jiwer.cer(references, hypotheses), abs=1e-12)
 
 
-def test_wer_scores_held_out_voices_and_wer_seen_voices_the_others(X_y):
+def test_wer_scores_the_held_out_voices_only(X_y):
     X, y = X_y
-    wrong = np.where(np.isin(X["voice"], data.HELD_OUT_VOICES), "", y).astype(object)  # only held-out rows missed
-    assert wer(y, wrong, X) == 1.0 and cer(y, wrong, X) == 1.0 and wer_seen_voices(y, wrong, X) == 0.0
+    held_out = np.isin(X["voice"], data.HELD_OUT_VOICES)
+    wrong = np.where(held_out, "", y).astype(object)  # only held-out rows missed
+    assert wer(y, wrong, X) == 1.0 and cer(y, wrong, X) == 1.0
+    right = np.where(held_out, y, "").astype(object)  # only the other rows missed
+    assert wer(y, right, X) == 0.0 and cer(y, right, X) == 0.0
+    with pytest.raises(ValueError, match="no test utterances"):
+        wer(y[~held_out], y[~held_out], X[~held_out])
     with pytest.raises(ValueError, match="empty reference"):
         error_rate([""], ["a"])
+
+
+# -- the split: held out means the test split is exactly the held-out voices --------------------------
+@pytest.mark.parametrize("size", [None, 20])
+def test_the_test_split_is_exactly_the_held_out_voices(table, size, stores):
+    """etl's grouped split by the declared ``speakers``, at the declared test share, whatever the seed; and
+    on the default data's counts (data.PER_VOICE utterances a voice) without synthesizing them."""
+    from pipeline.etl import build_dataset, grouped_split
+    from s2p.catalog import get
+    from s2p.config import params_for
+
+    d = get("whisper_mini")
+    test_size = params_for(stores.params_file, "whisper_mini").test_size
+    assert d.split_by == "speakers" and params_for(stores.params_file, "whisper_mini", "smoke").test_size == test_size
+    for seed in range(4):
+        frame, _ = build_dataset(table, [*d.feature_names, d.target.name], seed, test_size, size, d.split_by)
+        held_out = frame["voice"].isin(data.HELD_OUT_VOICES)
+        assert held_out.any() and ((frame["split"] == "test") == held_out).all()
+        assert "speakers" not in frame.columns  # the split's groups, not a feature the service takes
+        counts = [data.PER_VOICE * len(data.TRAINING_VOICES), data.PER_VOICE * len(data.HELD_OUT_VOICES)]
+        plan = pd.Series(np.repeat([data.TRAINING, data.HELD_OUT], counts), name="speakers")
+        test = grouped_split(plan, test_size, np.random.default_rng(seed))
+        assert (test == (plan == data.HELD_OUT)).all()
 
 
 # -- validation refuses bad audio by name -------------------------------------------------------------
@@ -161,6 +192,50 @@ def test_cached_greedy_decoding_equals_recomputing_the_prefix():
                 logits = module.decode(prefix, [(k[row : row + 1], v[row : row + 1]) for k, v in memories])
                 assert int(logits[0, -1].argmax()) == token
                 prefix = torch.cat([prefix, torch.tensor([[token]])], dim=1)
+
+
+def sequence_score(module, mel_row, ids) -> float:
+    """The decoder's log-probability of START ids END for one utterance (no cache)."""
+    with torch.inference_mode():
+        memories = module.memories(module.encoder(mel_row))
+        tokens = torch.tensor([[1, *ids, 2]])
+        log_probs = torch.log_softmax(module.decode(tokens[:, :-1], memories)[0], dim=-1)
+        return float(log_probs.gather(1, tokens[0, 1:, None]).sum())
+
+
+def test_beam_search_is_greedy_with_one_beam_and_scores_no_worse_with_four():
+    from models.phase3.whisper_mini.decoding import beam_decode
+
+    torch.manual_seed(0)
+    config = WhisperConfig(vocab_size=12, n_mels=40, n_frames=101, max_tokens=10, n_layer=1, n_head=2, n_embd=16)
+    module = WhisperMiniNetwork(config).eval()
+    mel = torch.randn(4, 40, 101)
+    greedy = greedy_decode(module, mel)
+    assert beam_decode(module, mel, beams=1) == greedy
+    for row, ids in enumerate(beam_decode(module, mel, beams=4)):
+        assert (
+            sequence_score(module, mel[row : row + 1], ids)
+            >= sequence_score(module, mel[row : row + 1], greedy[row]) - 1e-5
+        )
+    with pytest.raises(ValueError, match="beams must be at least 1"):
+        beam_decode(module, mel, beams=0)
+
+
+def test_the_character_language_model_is_a_distribution_that_steers_beam_search():
+    from models.phase3.whisper_mini.decoding import CharNgram, beam_decode
+
+    lm = CharNgram(order=4).fit([[3, 4, 5, 6], [3, 4, 7]], vocab_size=9)  # two "transcripts" of ids 3..7
+    for context in [(), (1,), (1, 3, 4), (8, 8, 8)]:
+        probs = np.exp(lm.log_probs(context))
+        assert probs.sum() == pytest.approx(1.0) and probs[0] == probs[1] == 0.0  # never PAD or START
+    assert lm.log_probs((1, 3))[4] > lm.log_probs((1, 3))[5]  # "3 4" seen, "3 5" not
+    torch.manual_seed(0)
+    config = WhisperConfig(vocab_size=9, n_mels=40, n_frames=101, max_tokens=10, n_layer=1, n_head=2, n_embd=16)
+    module = WhisperMiniNetwork(config).eval()
+    decoded = beam_decode(module, torch.randn(3, 40, 101), beams=3, lm=lm, lm_weight=50.0)
+    assert all(ids in ([3, 4, 5, 6], [3, 4, 7]) for ids in decoded)  # an untrained decoder, ruled by the LM
+    with pytest.raises(ValueError, match="order must be"):
+        CharNgram(order=0)
 
 
 @pytest.mark.parametrize("head", ["seq2seq", "ctc"])

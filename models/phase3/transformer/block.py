@@ -10,20 +10,22 @@ The block is torch.nn.TransformerEncoderLayer's (batch_first, ReLU, dropout 0), 
 
 Parameters are a dict under nn.TransformerEncoderLayer's state_dict names and shapes
 (``self_attn.in_proj_weight`` (3E, E), ``linear1.weight`` (F, E), ``norm1.weight`` (E,), ...), so a
-torch layer's weights load as they are. The attention itself is the Phase 2 deliverable's
-(models/phase2/attention/model.py: ``scaled_dot_product_attention``); its backward, and the rest, are
-here. Each ``*_forward`` returns its output and the cache its ``*_backward`` reads; each backward
-returns the input's gradient and the parameters' gradients. tests/deliverables/test_transformer.py
-checks every output and gradient against torch autograd in float64 (1e-6).
+torch layer's weights load as they are. The attention is the Phase 2 deliverable's equation
+(models/phase2/attention/model.py: ``scaled_dot_product_attention``, which the tests hold it equal to),
+written here to keep float32 float32 and to take its softmax in place. Each ``*_forward`` returns its
+output and the cache its ``*_backward`` reads; each backward returns the input's gradient and the
+parameters' gradients. Every function keeps the dtype of its inputs: the classifier trains in float32,
+tests/deliverables/test_transformer.py checks every output and gradient against torch autograd in
+float64 (1e-6).
 
 ``sinusoidal_positions`` is the fixed position encoding of the same paper.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
-from models.phase2.attention.model import scaled_dot_product_attention
+import numpy as np
 
 LAYER_NORM_EPS = 1e-5  # torch's default
 
@@ -77,7 +79,9 @@ def init_block(d_model: int, n_head: int, d_ff: int, rng: np.random.Generator) -
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """``x @ weight.T + bias`` over any leading dimensions, as one 2-D product (NumPy's stacked matmul
     does not reach BLAS for a transposed operand)."""
-    return (x.reshape(-1, x.shape[-1]) @ weight.T + bias).reshape(*x.shape[:-1], weight.shape[0])
+    out = x.reshape(-1, x.shape[-1]) @ weight.T
+    out += bias
+    return out.reshape(*x.shape[:-1], weight.shape[0])
 
 
 def linear_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray):
@@ -88,22 +92,63 @@ def linear_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray):
 
 def layer_norm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = LAYER_NORM_EPS):
     """Normalize the last axis to zero mean and unit variance (biased), then scale and shift."""
-    mean = x.mean(axis=-1, keepdims=True)
-    inv_std = 1.0 / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
-    x_hat = (x - mean) * inv_std
-    return x_hat * gamma + beta, (x_hat, inv_std)
+    x_hat = x - x.mean(axis=-1, keepdims=True)
+    inv_std = np.square(x_hat).mean(axis=-1, keepdims=True)
+    inv_std += eps
+    np.sqrt(inv_std, out=inv_std)
+    np.reciprocal(inv_std, out=inv_std)
+    x_hat *= inv_std
+    y = x_hat * gamma
+    y += beta
+    return y, (x_hat, inv_std)
 
 
 def layer_norm_backward(dy: np.ndarray, cache: tuple, gamma: np.ndarray):
+    """dx = inv_std (d_hat - mean(d_hat) - x_hat mean(d_hat x_hat)) with d_hat = dy gamma; both means are
+    matrix-vector products with gamma over the rows of dy and of dy x_hat."""
     x_hat, inv_std = cache
-    axes = tuple(range(dy.ndim - 1))
-    d_gamma, d_beta = (dy * x_hat).sum(axis=axes), dy.sum(axis=axes)
-    d_hat = dy * gamma
-    dx = inv_std * (d_hat - d_hat.mean(axis=-1, keepdims=True) - x_hat * (d_hat * x_hat).mean(axis=-1, keepdims=True))
-    return dx, d_gamma, d_beta
+    width = dy.shape[-1]
+    flat_dy, flat_hat = dy.reshape(-1, width), x_hat.reshape(-1, width)
+    dy_hat = flat_dy * flat_hat  # (rows, E)
+    mean_d_hat = flat_dy @ (gamma / width)  # (rows,)
+    mean_d_hat_x_hat = dy_hat @ (gamma / width)
+    dx = flat_dy * gamma
+    dx -= mean_d_hat[:, None]
+    dx -= flat_hat * mean_d_hat_x_hat[:, None]
+    dx = dx.reshape(dy.shape)
+    dx *= inv_std
+    return dx, dy_hat.sum(axis=0), flat_dy.sum(axis=0)
 
 
 # -- multi-head self-attention ------------------------------------------------------------------------
+def padding_bias(padding: np.ndarray | None, dtype) -> np.ndarray | None:
+    """(batch, 1, 1, T): -inf on the padded keys, 0 elsewhere, added to the attention scores."""
+    if padding is None:
+        return None
+    return np.where(padding, -np.inf, 0.0).astype(dtype)[:, None, None, :]
+
+
+def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | None = None):
+    """softmax(q k^T / sqrt(d) + bias) v on (batch, heads, T, d) stacks, the softmax in place on the
+    scores: the Phase 2 ``scaled_dot_product_attention`` (the tests hold them equal) without its
+    float64 scale and its copies. Returns the output (batch, heads, T, d) and the weights (batch, heads, T, T)."""
+    scores = q @ np.swapaxes(k, -1, -2)  # (batch, heads, T, T)
+    scores *= 1.0 / math.sqrt(q.shape[-1])
+    if bias is not None:
+        scores += bias
+    scores -= scores.max(axis=-1, keepdims=True)
+    weights = np.exp(scores, out=scores)
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return weights @ v, weights
+
+
+def softmax_backward(d_weights: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """d scores = weights (d_weights - sum(d_weights weights)) over the last axis, in place on ``d_weights``."""
+    d_weights -= np.einsum("...k,...k->...", d_weights, weights)[..., None]
+    d_weights *= weights
+    return d_weights
+
+
 def self_attention_forward(params: dict, x: np.ndarray, n_head: int, padding: np.ndarray | None = None):
     """x (batch, T, E); ``padding`` (batch, T) True at padded positions, which no query attends to.
     ``params`` holds ``in_proj_weight``, ``in_proj_bias``, ``out_proj.weight``, ``out_proj.bias``.
@@ -111,9 +156,8 @@ def self_attention_forward(params: dict, x: np.ndarray, n_head: int, padding: np
     batch, length, d_model = x.shape
     head = d_model // n_head
     qkv = linear(x, params["in_proj_weight"], params["in_proj_bias"])  # (batch, T, 3E)
-    q, k, v = qkv.reshape(batch, length, 3, n_head, head).transpose(2, 0, 3, 1, 4)  # 3 x (batch, heads, T, d)
-    mask = None if padding is None else padding[:, None, None, :]  # (batch, 1, 1, T): the keys hidden
-    context, weights = scaled_dot_product_attention(q, k, v, mask)  # (batch, heads, T, d), (batch, heads, T, T)
+    q, k, v = qkv.reshape(batch, length, 3, n_head, head).transpose(2, 0, 3, 1, 4)  # 3 x (batch, heads, T, d) views
+    context, weights = attention_forward(q, k, v, padding_bias(padding, x.dtype))  # (batch, heads, T, d), (.., T, T)
     merged = context.transpose(0, 2, 1, 3).reshape(batch, length, d_model)
     out = linear(merged, params["out_proj.weight"], params["out_proj.bias"])
     return out, {"x": x, "q": q, "k": k, "v": v, "weights": weights, "merged": merged}
@@ -125,12 +169,14 @@ def self_attention_backward(params: dict, dy: np.ndarray, cache: dict):
     n_head, head = q.shape[1], q.shape[-1]
     d_merged, d_out_w, d_out_b = linear_backward(dy, merged, params["out_proj.weight"])
     d_context = d_merged.reshape(batch, length, n_head, head).transpose(0, 2, 1, 3)  # (batch, heads, T, d)
-    d_weights = d_context @ np.swapaxes(v, -1, -2)  # (batch, heads, T, T)
-    dv = np.swapaxes(weights, -1, -2) @ d_context
-    d_scores = weights * (d_weights - (d_weights * weights).sum(axis=-1, keepdims=True)) / np.sqrt(head)
-    dq, dk = d_scores @ k, np.swapaxes(d_scores, -1, -2) @ q
-    d_qkv = np.stack([dq, dk, dv]).transpose(1, 3, 0, 2, 4).reshape(batch, length, 3 * d_model)
-    dx, d_in_w, d_in_b = linear_backward(d_qkv, x, params["in_proj_weight"])
+    d_qkv = np.empty((batch, length, 3, n_head, head), dtype=x.dtype)  # dq, dk, dv written in place
+    dq, dk, dv = d_qkv.transpose(2, 0, 3, 1, 4)  # 3 x (batch, heads, T, d) views
+    np.matmul(np.swapaxes(weights, -1, -2), d_context, out=dv)
+    d_scores = softmax_backward(d_context @ np.swapaxes(v, -1, -2), weights)  # (batch, heads, T, T)
+    d_scores *= 1.0 / math.sqrt(head)
+    np.matmul(d_scores, k, out=dq)
+    np.matmul(np.swapaxes(d_scores, -1, -2), q, out=dk)
+    dx, d_in_w, d_in_b = linear_backward(d_qkv.reshape(batch, length, 3 * d_model), x, params["in_proj_weight"])
     grads = {"in_proj_weight": d_in_w, "in_proj_bias": d_in_b, "out_proj.weight": d_out_w, "out_proj.bias": d_out_b}
     return dx, grads
 
@@ -141,14 +187,15 @@ def _part(params: dict, prefix: str) -> dict:
 
 
 def feed_forward_forward(params: dict, h: np.ndarray):
-    hidden = np.maximum(linear(h, params["linear1.weight"], params["linear1.bias"]), 0.0)  # (batch, T, F)
+    hidden = linear(h, params["linear1.weight"], params["linear1.bias"])  # (batch, T, F)
+    np.maximum(hidden, 0.0, out=hidden)
     return linear(hidden, params["linear2.weight"], params["linear2.bias"]), (h, hidden)
 
 
 def feed_forward_backward(params: dict, dy: np.ndarray, cache: tuple):
     h, hidden = cache
     d_hidden, d_w2, d_b2 = linear_backward(dy, hidden, params["linear2.weight"])
-    d_hidden = d_hidden * (hidden > 0)
+    np.multiply(d_hidden, hidden > 0, out=d_hidden)
     dh, d_w1, d_b1 = linear_backward(d_hidden, h, params["linear1.weight"])
     return dh, {"linear1.weight": d_w1, "linear1.bias": d_b1, "linear2.weight": d_w2, "linear2.bias": d_b2}
 

@@ -21,5 +21,5 @@ DELIVERABLE = Deliverable(
     gate=Gate(metric="accuracy", greater_is_better=True),
     plots=("loss_curve", "confusion_matrix", "attention_heads"),
     explains="attention_maps",  # POST /explain: each head's weights over the words of each sentence
-    fit_time_budget=3.0,  # NumPy products and a hand-written backward against torch kernels: 1.5-2.2x measured
+    fit_time_budget=3.0,  # float32 NumPy, hand-written backward: 0.9x the reference fit time (1.23x its samples/s)
 )

@@ -18,6 +18,8 @@ Both answer ``attention(text)``: each head's attention weights over the words of
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from sklearn.base import ClassifierMixin
 
@@ -39,6 +41,17 @@ from models.phase3.transformer.block import (
 from models.phase3.transformer.data import PAD, EmptySentenceError, WordVocabulary, sentences
 
 POOLINGS = ("mean", "cls")
+DTYPES = ("float32", "float64")
+
+
+def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
+    """Scale ``grads`` in place to a global norm of at most ``max_norm``, as torch.nn.utils.clip_grad_norm_;
+    returns the norm before."""
+    norm = math.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for g in grads.values()))
+    if norm > max_norm:
+        for g in grads.values():
+            g *= max_norm / (norm + 1e-6)
+    return norm
 
 
 class SentenceClassifierMixin:
@@ -112,7 +125,7 @@ class TransformerClassifier(SentenceClassifierMixin, ClassifierMixin, EpochTrain
     def __init__(self, max_len: int = 48, d_model: int = 64, n_head: int = 4, d_ff: int = 128, n_layer: int = 1,
                  norm_first: bool = False, pooling: str = "mean", min_df: int = 2, learning_rate: float = 0.003,
                  batch_size: int = 32, clip: float | None = 1.0, max_epochs: int = 4, tol: float = 0.0,
-                 random_state: int | None = None):  # fmt: skip
+                 dtype: str = "float32", random_state: int | None = None):  # fmt: skip
         self.max_len = max_len
         self.d_model = d_model
         self.n_head = n_head
@@ -126,10 +139,13 @@ class TransformerClassifier(SentenceClassifierMixin, ClassifierMixin, EpochTrain
         self.clip = clip
         self.max_epochs = max_epochs
         self.tol = tol
+        self.dtype = dtype
         self.random_state = random_state
 
     # -- the network ---------------------------------------------------------------------------------
     def _init_state(self, X, y) -> None:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
         n_classes = self._fit_vocabulary(X, y)
         rng = np.random.default_rng(self.random_state)
         E = self.d_model
@@ -141,8 +157,8 @@ class TransformerClassifier(SentenceClassifierMixin, ClassifierMixin, EpochTrain
             params |= {"norm.weight": np.ones(E), "norm.bias": np.zeros(E)}
         head_weight, head_bias = init_linear(n_classes, E, rng)
         params |= {"head.weight": head_weight, "head.bias": head_bias}
-        self.params_ = params
-        self.positions_ = sinusoidal_positions(self.max_len, E)
+        self.params_ = {name: value.astype(self.dtype) for name, value in params.items()}  # drawn in float64
+        self.positions_ = sinusoidal_positions(self.max_len, E).astype(self.dtype)
         self.optimizer_ = Optimizer("adam", self.learning_rate)
         self.loss_history_ = []
 
@@ -154,7 +170,8 @@ class TransformerClassifier(SentenceClassifierMixin, ClassifierMixin, EpochTrain
         """Logits (batch, classes) of padded ids (batch, T), and the cache the backward reads."""
         p = self.params_
         padding = ids == PAD
-        x = p["embedding.weight"][ids] + self.positions_[: ids.shape[1]]  # (batch, T, E)
+        x = p["embedding.weight"][ids]  # (batch, T, E)
+        x += self.positions_[: ids.shape[1]]
         layers = []
         for i in range(self.n_layer):
             x, cache = encoder_block_forward(self._layer(i), x, self.n_head, padding, self.norm_first)
@@ -174,7 +191,7 @@ class TransformerClassifier(SentenceClassifierMixin, ClassifierMixin, EpochTrain
             d_logits, cache["pooled"], p["head.weight"]
         )
         if self.pooling == "cls":
-            dx = np.zeros((*keep.shape[:2], self.d_model))
+            dx = np.zeros((*keep.shape[:2], self.d_model), dtype=d_pooled.dtype)
             dx[:, 0] = d_pooled
         else:
             dx = keep * (d_pooled / keep.sum(axis=1))[:, None, :]  # (batch, T, E)
@@ -201,10 +218,8 @@ class TransformerClassifier(SentenceClassifierMixin, ClassifierMixin, EpochTrain
         total = 0.0
         for batch in np.array_split(rng.permutation(len(ids)), max(1, -(-len(ids) // self.batch_size))):
             loss, grads = self.loss_and_grads(ids[batch, : lengths[batch].max()], targets[batch])
-            if self.clip:  # the global gradient norm, as torch.nn.utils.clip_grad_norm_
-                norm = np.sqrt(sum(float((g * g).sum()) for g in grads.values()))
-                if norm > self.clip:
-                    grads = {name: g * (self.clip / (norm + 1e-6)) for name, g in grads.items()}
+            if self.clip:
+                clip_grad_norm(grads, self.clip)
             self.optimizer_.step(self.params_, grads)
             total += loss * len(batch)
         return total / len(ids)
@@ -219,7 +234,7 @@ class TransformerClassifier(SentenceClassifierMixin, ClassifierMixin, EpochTrain
         parts = []
         for start in range(0, len(texts), 256):
             ids, _ = self.vocabulary_.encode(texts[start : start + 256], self.max_len)
-            parts.append(softmax(self._forward(ids)[0]))
+            parts.append(softmax(self._forward(ids)[0].astype(np.float64)))  # probabilities in float64, as sklearn
         return np.concatenate(parts) if parts else np.empty((0, len(self.classes_)))
 
     def _head_weights(self, ids: np.ndarray, layer: int) -> np.ndarray:

@@ -7,10 +7,13 @@ noise at a random signal-to-noise ratio and zero-padded to ``MAX_SECONDS``. Noth
 loader runs espeak-ng once per voice and speed (``synthesize_many``) through a pipe, no file is written.
 
 Voices in ``HELD_OUT_VOICES`` (their accents and variants appear in no training voice) are the
-evaluation's unseen speakers: ours never trains on their rows, and ``wer`` / ``cer`` are measured
-on them (metrics.py). A row also carries what validation judges the audio by: its true ``length``,
-``sample_rate``, ``rms`` level (silence below ``MIN_RMS``) and ``clipping`` (the share of samples at
-full scale: clipped audio above ``MAX_CLIPPING``), computed from the samples by ``audio_columns``.
+evaluation's unseen speakers, and held out means the test split is exactly their rows: each row's
+``speakers`` says which set its voice is in (``TRAINING`` or ``HELD_OUT``), the declaration splits by it
+(etl's grouped split: the set of a fifth of the rows goes to test, whole) and ``wer`` / ``cer``
+are measured on them (metrics.py); no model trains on them. A row also carries what validation judges
+the audio by: its true ``length``, ``sample_rate``, ``rms`` level (silence below ``MIN_RMS``) and
+``clipping`` (the share of samples at full scale: clipped audio above ``MAX_CLIPPING``), computed from
+the samples by ``audio_columns``.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ TRAINING_VOICES = (
 HELD_OUT_VOICES = ("en-gb-scotland+m5", "en-us-nyc+f5")
 VOICES = TRAINING_VOICES + HELD_OUT_VOICES
 SPEEDS = (130, 155, 180)  # words per minute
+TRAINING, HELD_OUT = "training", "held-out"  # the ``speakers`` column: the set a row's voice is in
+PER_VOICE = 96  # utterances per voice, training and held-out alike: the held-out fifth is the test split
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 DEVICES = ("lights", "radio", "heater", "fan", "music", "alarm", "door", "oven")
@@ -192,10 +197,10 @@ def pad(samples: np.ndarray, size: int = MAX_SAMPLES) -> np.ndarray:
     return np.pad(np.asarray(samples, dtype=np.float32), (0, size - len(samples)))
 
 
-def spoken_commands(per_voice: int = 48, held_out_per_voice: int = 96, seed: int = 0) -> pd.DataFrame:
+def spoken_commands(per_voice: int = PER_VOICE, held_out_per_voice: int = PER_VOICE, seed: int = 0) -> pd.DataFrame:
     """The table: ``audio`` (float32, zero-padded to MAX_SAMPLES), ``length``, ``sample_rate``, ``rms``,
-    ``clipping``, ``voice`` and the ``transcript``; ``per_voice`` utterances per training voice and
-    ``held_out_per_voice`` per held-out voice (only those of the test split are scored)."""
+    ``clipping``, ``voice``, ``speakers`` (``TRAINING`` or ``HELD_OUT``: the split's groups) and the
+    ``transcript``; ``per_voice`` utterances per training voice and ``held_out_per_voice`` per held-out voice."""
     rng = np.random.default_rng(seed)
     plan = [(voice, per_voice) for voice in TRAINING_VOICES] + [
         (voice, held_out_per_voice) for voice in HELD_OUT_VOICES
@@ -219,14 +224,15 @@ def spoken_commands(per_voice: int = 48, held_out_per_voice: int = 96, seed: int
             audio = pad(speech)
             rows.append(
                 {"audio": audio, "length": len(speech), "sample_rate": SAMPLE_RATE,
-                 **audio_columns(audio, len(speech)), "voice": voice, "transcript": text}
+                 **audio_columns(audio, len(speech)), "voice": voice,
+                 "speakers": HELD_OUT if voice in HELD_OUT_VOICES else TRAINING, "transcript": text}
             )  # fmt: skip
     return pd.DataFrame(rows)
 
 
 def speech() -> pd.DataFrame:
-    """The catalog's source: 576 utterances by 10 voices (8 train, 2 held out), about 20 s to synthesize
-    on one core."""
+    """The catalog's source: 960 utterances by 10 voices, 768 by the 8 training voices and 192 by the 2
+    held-out ones (a fifth: the test split), about 30 s to synthesize on one core."""
     return spoken_commands()
 
 

@@ -1,5 +1,6 @@
 """Whisper-mini: an encoder-decoder transformer over log-mel frames, written out in torch ops, with a CTC
-head as the ablation; the estimator that trains it with the project's loop and transcribes greedily.
+head as the ablation; the estimator that trains it with the project's loop and transcribes greedily (or
+by beam search, decoding.py).
 
 The network (Whisper's shape, Radford et al. 2022, at the scale of a few hundred spoken commands):
 
@@ -50,6 +51,7 @@ from models.phase3.gpt_mini.model import (
 )
 from models.phase3.whisper_mini.audio import log_mel_spectrogram, whisper_features
 from models.phase3.whisper_mini.data import HELD_OUT_VOICES, MAX_SAMPLES, SAMPLE_RATE
+from models.phase3.whisper_mini.decoding import CharNgram, beam_decode
 
 PAD, START, END = 0, 1, 2  # PAD is also CTC's blank
 SPECIALS = 3
@@ -293,13 +295,15 @@ def greedy_decode(module: WhisperMiniNetwork, mel: torch.Tensor, max_tokens: int
 # -- the estimator ----------------------------------------------------------------------------------
 class WhisperMini(TorchEstimator):
     """Speech to text. Fitted: ``module_`` (on the CPU), ``tokenizer_`` (the training transcripts'
-    characters), ``config_``, ``loss_history_`` (mean training loss per epoch), ``device_``."""
+    characters), ``language_model_`` (their character n-gram, decoding.py), ``config_``, ``loss_history_``
+    (mean training loss per epoch), ``device_``. Decoding is greedy unless ``num_beams`` > 1 or
+    ``lm_weight`` > 0 (beam search, the n-gram fused with that weight: the reference's trigram's match)."""
 
     def __init__(self, head: str = "seq2seq", n_layer: int = 2, n_head: int = 4, n_embd: int = 128,
                  n_mels: int = 40, dropout: float = 0.1, batch_size: int = 16, max_epochs: int = 30,
                  learning_rate: float = 1e-3, min_learning_rate: float | None = None, warmup_epochs: int = 2,
                  weight_decay: float = 0.01, clip: float = 1.0, freq_mask: int = 6, time_mask: int = 20,
-                 ctc_weight: float = 0.3,
+                 ctc_weight: float = 0.3, num_beams: int = 1, lm_weight: float = 0.0, lm_order: int = 6,
                  max_tokens: int = 64, held_out_voices: tuple[str, ...] = HELD_OUT_VOICES,
                  sample_rate: int = SAMPLE_RATE, max_samples: int = MAX_SAMPLES, tol: float = 0.0,
                  device: str = "auto", precision: str = "auto", random_state: int | None = None):  # fmt: skip
@@ -319,6 +323,9 @@ class WhisperMini(TorchEstimator):
         self.freq_mask = freq_mask
         self.time_mask = time_mask
         self.ctc_weight = ctc_weight
+        self.num_beams = num_beams
+        self.lm_weight = lm_weight
+        self.lm_order = lm_order
         self.max_tokens = max_tokens
         self.held_out_voices = held_out_voices
         self.sample_rate = sample_rate
@@ -355,6 +362,9 @@ class WhisperMini(TorchEstimator):
         if len(texts) == 0:
             raise ValueError(f"no training rows outside the held-out voices {list(self.held_out_voices)}")
         self.tokenizer_ = CharTokenizer().fit("".join(str(text) for text in texts))
+        sequences = [(self.tokenizer_.encode(str(text)) + SPECIALS).tolist() for text in texts]
+        # the training transcripts' character n-gram (milliseconds): beam search fuses it with lm_weight > 0
+        self.language_model_ = CharNgram(self.lm_order).fit(sequences, self.tokenizer_.vocab_size + SPECIALS)
         frames = 1 + self.max_samples // 160
         self.config_ = WhisperConfig(self.tokenizer_.vocab_size + SPECIALS, self.n_mels, frames, self.max_tokens,
                                      self.n_layer, self.n_head, self.n_embd, self.dropout, self.head,
@@ -388,12 +398,19 @@ class WhisperMini(TorchEstimator):
 
     # -- inference -------------------------------------------------------------------------------------
     def predict(self, X, batch_size: int = 64) -> np.ndarray:
-        """The transcript of each utterance (greedy decoding), as an object array of str."""
+        """The transcript of each utterance (greedy decoding; beam search with ``num_beams`` > 1 or a language
+        model, decoding.py), as an object array of str."""
         require_fitted(self, "module_")
         mel = self.features(X)
+        beam = self.head == "seq2seq" and (self.num_beams > 1 or self.lm_weight)
+        lm = getattr(self, "language_model_", None)  # models pickled before it existed decode without one
         texts = []
         for chunk in mel.split(batch_size):
-            for ids in greedy_decode(self.module_, chunk):
+            if beam:
+                decoded = beam_decode(self.module_, chunk, self.num_beams, lm, self.lm_weight)
+            else:
+                decoded = greedy_decode(self.module_, chunk)
+            for ids in decoded:
                 texts.append(self.tokenizer_.decode(np.asarray(ids, dtype=np.int64) - SPECIALS))
         out = np.empty(len(texts), dtype=object)
         out[:] = texts
