@@ -371,10 +371,14 @@ def _http_status(error: BaseException) -> int | None:
 def retry_transient(task, task_run, state) -> bool:
     """A Prefect ``retry_condition_fn``: retry the failed task run only when ``transient`` says its
     exception is a backend failing for a moment."""
+    from s2p.errors import remember_expected_stop
+
     try:
         state.result()
     except Exception as error:
-        return transient(error)
+        if transient(error):
+            return True
+        remember_expected_stop(error)  # bad data, a refused setting: not retried, and told once
     return False
 
 

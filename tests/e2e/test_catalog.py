@@ -328,9 +328,9 @@ def test_clip_retrieves_captions_for_an_image_and_images_for_a_caption(runs):
 
 
 def test_whisper_mini_transcribes_audio_and_refuses_another_sample_rate(runs):
-    from models.phase3.whisper_mini.data import speech
+    from models.phase3.whisper_mini.data import spoken_commands
 
-    row = speech().iloc[0]
+    row = spoken_commands(per_voice=1, held_out_per_voice=1).iloc[0]  # one utterance a voice: seconds, not 30
     audio = np.asarray(row["audio"], dtype=float)[: int(row["length"])].tolist()
 
     def exchange(url):
