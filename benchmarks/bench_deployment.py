@@ -128,6 +128,21 @@ def flip(url: str, stop: threading.Event, every: float, latencies: list[float]) 
             colour = "green" if colour == "blue" else "blue"
 
 
+def champion_in_scratch(prefix: str) -> Path:
+    """Point every store at a fresh scratch folder (this process's environment) and train DELIVERABLE's
+    champion there with `s2p run`; the folder."""
+    from s2p.cli import QUIET_TELEMETRY
+
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ.update(scratch_environment(scratch) | QUIET_TELEMETRY)
+    trained = subprocess.run(
+        [sys.executable, "-m", "s2p.cli", "run", DELIVERABLE], cwd=ROOT, capture_output=True, text=True
+    )
+    if trained.returncode != 0:
+        raise SystemExit(f"s2p run {DELIVERABLE} failed:\n{trained.stderr[-3000:]}")
+    return scratch
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=6000, help="per server, over all rounds")
@@ -135,16 +150,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
 
-    scratch = Path(tempfile.mkdtemp(prefix="s2p-bench-deployment-"))
-    os.environ.update(scratch_environment(scratch))
-    from s2p.cli import QUIET_TELEMETRY
-
-    os.environ.update(QUIET_TELEMETRY)
-    trained = subprocess.run(
-        [sys.executable, "-m", "s2p.cli", "run", DELIVERABLE], cwd=ROOT, capture_output=True, text=True
-    )
-    if trained.returncode != 0:
-        raise SystemExit(f"s2p run {DELIVERABLE} failed:\n{trained.stderr[-3000:]}")
+    scratch = champion_in_scratch("s2p-bench-deployment-")
     challenger = register_challenger()
     tags = {mode: package(scratch, serving) for mode, serving in MODES.items()}
     print(f"{DELIVERABLE}: champion v1, challenger v{challenger}; bentos {tags}")

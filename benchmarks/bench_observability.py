@@ -24,9 +24,7 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,11 +38,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_deployment import (  # noqa: E402
     DELIVERABLE,
+    champion_in_scratch,
     example,
     interleaved,
     logged,
     package,
-    scratch_environment,
 )
 from bench_serving import free_port, split_cpus, start_server, summary, wait_ready  # noqa: E402
 
@@ -60,16 +58,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
 
-    scratch = Path(tempfile.mkdtemp(prefix="s2p-bench-observability-"))
-    os.environ.update(scratch_environment(scratch))
-    from s2p.cli import QUIET_TELEMETRY
-
-    os.environ.update(QUIET_TELEMETRY)
-    trained = subprocess.run(
-        [sys.executable, "-m", "s2p.cli", "run", DELIVERABLE], cwd=ROOT, capture_output=True, text=True
-    )
-    if trained.returncode != 0:
-        raise SystemExit(f"s2p run {DELIVERABLE} failed:\n{trained.stderr[-3000:]}")
+    scratch = champion_in_scratch("s2p-bench-observability-")
     bentos = {name: package(scratch, serving) for name, serving in SERVING.items()}
     print(f"{DELIVERABLE}: champion v1; bentos {bentos}")
     raise SystemExit(0 if compare(args, {mode: bentos[bento] for mode, bento in MODES.items()}, scratch) else 1)

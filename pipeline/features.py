@@ -15,6 +15,7 @@ import pandas as pd
 from pipeline.context import RunContext
 from s2p.backends import named_when_lost, serving
 from s2p.catalog import Deliverable
+from s2p.feast_locations import online_store_config, registry_config
 from s2p.files import write_parquet
 from s2p.paths import Stores, is_url
 from s2p.tenancy import feast_project
@@ -95,38 +96,10 @@ def feast_config(stores: Stores) -> dict:
     config = yaml.safe_load(string.Template(text).substitute(values))
     config["project"] = feast_project(config["project"], stores.tenant)  # a tenant's own project
     if is_url(stores.feast_registry):
-        config["registry"] = {
-            "registry_type": "sql",
-            "path": sql_registry_url(stores.feast_registry),
-            "cache_ttl_seconds": config["registry"].get("cache_ttl_seconds", 60),
-            "sqlalchemy_config_kwargs": {"pool_pre_ping": True},
-        }
+        config["registry"] = registry_config(stores.feast_registry, config["registry"].get("cache_ttl_seconds", 60))
     if is_url(stores.feast_online_store):
-        connection = redis_connection_string(stores.feast_online_store)
-        config["online_store"] = {"type": "redis", "connection_string": connection}
+        config["online_store"] = online_store_config(stores.feast_online_store)
     return config
-
-
-def sql_registry_url(url: str) -> str:
-    """Feast's SQL registry speaks psycopg 3: a plain postgresql:// URL names that driver."""
-    return "postgresql+psycopg://" + url.removeprefix("postgresql://") if url.startswith("postgresql://") else url
-
-
-def redis_connection_string(url: str) -> str:
-    """redis://[:password@]host:port[/db] (rediss:// for TLS) as Feast writes it: host:port,db=N,password=..."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss"):
-        raise ValueError(f"S2P_FEAST_ONLINE_STORE: a Redis URL (redis://host:port/db) or a SQLite path, got {url!r}")
-    options = [f"{parts.hostname or 'localhost'}:{parts.port or 6379}"]
-    if parts.path.strip("/"):
-        options.append(f"db={int(parts.path.strip('/'))}")
-    if parts.password:
-        options.append(f"password={parts.password}")
-    if parts.scheme == "rediss":
-        options.append("ssl=true")
-    return ",".join(options)
 
 
 def registry_lock(stores: Stores):

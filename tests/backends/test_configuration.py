@@ -5,9 +5,10 @@ import socket
 
 import pytest
 
-from pipeline.features import feast_config, redis_connection_string, sql_registry_url
+from pipeline.features import feast_config
 from s2p.backends import Backend, advisory_lock, check_backends, configured, hidden_password, probe, require
 from s2p.errors import BackendUnavailable, explain
+from s2p.feast_locations import redis_connection_string, sql_registry_url
 from s2p.paths import Stores
 from tests.backends.conftest import PASSWORD
 from tests.conftest import ROOT, free_port

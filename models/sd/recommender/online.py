@@ -17,9 +17,9 @@ online, appends the new events and pushes the row back through the PushSource (`
 the online store), so the next read sees it. That read-modify-write assumes one writer per user at a
 time: a stream processor partitioned by user id (Kafka partitions, one consumer each) gives it.
 
-This module is shipped inside the bento with the model: it imports nothing of ``s2p`` or
-``pipeline`` (feast only where used). Store locations are a Feast file registry or a SQL registry
-URL, and a SQLite file or a ``redis://`` URL, as s2p's ``S2P_FEAST_REGISTRY`` and
+This module is shipped inside the bento with the model: of ``s2p`` it imports only the
+standard-library s2p/feast_locations.py (feast only where used). Store locations are a Feast file
+registry or a SQL registry URL, and a SQLite file or a ``redis://`` URL, as s2p's ``S2P_FEAST_REGISTRY`` and
 ``S2P_FEAST_ONLINE_STORE`` name them; those variables, when set where the model is served, win over
 the locations recorded at training (which never hold a password).
 """
@@ -30,7 +30,8 @@ import os
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
+
+from s2p.feast_locations import online_store_config, registry_config
 
 FEATURES = ("recent_items", "recent_plays", "recent_times", "interactions", "version")
 JOIN_KEY = "user_id"
@@ -129,46 +130,13 @@ def feature_objects(name: str, source_path: str, window: int = WINDOW):
     return entity, push, view
 
 
-def redis_connection_string(url: str) -> str:
-    """redis://[:password@]host:port[/db] (rediss:// for TLS) as Feast's Redis store takes it."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss"):
-        raise ValueError(f"{ONLINE_VARIABLE}: a Redis URL (redis://host:port/db) or a SQLite path, got {url!r}")
-    options = [f"{parts.hostname or 'localhost'}:{parts.port or 6379}"]
-    if parts.path.strip("/"):
-        options.append(f"db={int(parts.path.strip('/'))}")
-    if parts.password:
-        options.append(f"password={parts.password}")
-    if parts.scheme == "rediss":
-        options.append("ssl=true")
-    return ",".join(options)
-
-
 def repo_config(project: str, registry: str, online_store: str, cache_ttl_seconds: int = 60) -> dict:
     """A Feast RepoConfig (as a dict) on these locations: a file or SQL registry, SQLite or Redis."""
-    if "://" in registry:
-        url = (
-            "postgresql+psycopg://" + registry.removeprefix("postgresql://")
-            if registry.startswith("postgresql://")
-            else registry
-        )
-        registry_config = {
-            "registry_type": "sql",
-            "path": url,
-            "cache_ttl_seconds": cache_ttl_seconds,
-            "sqlalchemy_config_kwargs": {"pool_pre_ping": True},
-        }
-    else:
-        registry_config = {"path": registry, "cache_ttl_seconds": cache_ttl_seconds}
-    if "://" in online_store:
-        online = {"type": "redis", "connection_string": redis_connection_string(online_store)}
-    else:
-        online = {"type": "sqlite", "path": online_store}
     return {
         "project": project,
         "provider": "local",
-        "registry": registry_config,
-        "online_store": online,
+        "registry": registry_config(registry, cache_ttl_seconds),
+        "online_store": online_store_config(online_store),
         "offline_store": {"type": "file"},
         "entity_key_serialization_version": 3,
     }
