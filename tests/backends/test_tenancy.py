@@ -158,9 +158,15 @@ def test_a_tenants_burst_holds_its_quota_while_another_tenant_starts(prefect_api
         assert _started.wait(120), "the burst never started"
         single = pool.submit(contextvars.copy_context().run, as_tenant, other, 1, 0.1)
         burst_runs, (other_run,) = burst.result(timeout=300), single.result(timeout=300)
-    assert most_at_once(burst_runs) == 2  # six submitted at once, two slots: the quota, and it was used
+    # Never more than the quota at once. Not asserted: that 2 ever ran together. Prefect 3.9 may deny a
+    # slot to a request sent while another is acquired (one run in four locally started its second task
+    # after the first ended, and a CI run saw 1 at most throughout); the retry comes after the limit's
+    # average occupancy. A quota of 2 makes 6 x 1 s last at least 3 s, where 6 threads take 1 s unlimited.
+    assert 1 <= most_at_once(burst_runs) <= 2
+    first_begun = min(begun for begun, _ in burst_runs)
+    assert max(ended for _, ended in burst_runs) - first_begun >= 2.9
     assert other_run[0] < max(begun for begun, _ in burst_runs)  # started while the burst still queued
-    waited = sorted(begun for begun, _ in burst_runs)[-1] - min(begun for begun, _ in burst_runs)
+    waited = sorted(begun for begun, _ in burst_runs)[-1] - first_begun
     print(f"burst: 6 tasks x 1 s at quota 2 spread over {waited:.1f} s; the other tenant's task started "
           f"{other_run[0] - min(begun for begun, _ in burst_runs):.1f} s after the burst's first")  # fmt: skip
 
