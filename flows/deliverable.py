@@ -199,6 +199,17 @@ def run_syllabus(
     return on_cluster(selection=selection, force=force, cluster=cluster, workers=workers, size=size)
 
 
+def _refuse_fast(address: str) -> None:
+    """A TCP address with nothing listening is refused at once (Dask's client retries it for its whole timeout)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme == "tcp" and parts.hostname and parts.port:
+        with socket.create_connection((parts.hostname, parts.port), timeout=5):
+            pass
+
+
 def cluster_threads(address: str) -> int:
     """How many steps the Dask cluster at ``address`` runs at once (its workers' threads), once it is
     known to be usable: a scheduler answers there, it has workers, and they report their task runs to
@@ -216,6 +227,7 @@ def cluster_threads(address: str) -> int:
             " and set PREFECT_API_URL here and in the workers' environment"
         )
     try:
+        _refuse_fast(address)
         with Client(address, timeout="10s") as client:
             threads = sum(client.nthreads().values())
             reported_to = client.run(_prefect_api_url)
