@@ -149,10 +149,17 @@ def prefect_api(tmp_path_factory):
 
 @pytest.fixture(scope="session", autouse=True)
 def flows_report_to_the_session_server(prefect_api):
-    """Every flow of the suite, in this process or in an `s2p` child, reports to the session's server:
-    without PREFECT_API_URL each child would start (and stop) a temporary server of its own, 4 s each
-    (measured: `s2p run` of a small file 11.7 s alone, 7.4 s against a running server). A test of the
-    default path (a user who set nothing) drops the variable for its child."""
+    """Every `s2p` child of the suite reports to the session's server: without PREFECT_API_URL each
+    would start (and stop) a temporary server of its own, 4 s each (measured: `s2p run` of a small file
+    11.7 s alone, 7.4 s against a running server). A test of the default path (a user who set nothing)
+    drops the variable for its child. Flows in this process keep the settings Prefect read at import:
+    one temporary server, started by the first of them."""
     os.environ["PREFECT_API_URL"] = prefect_api
     yield
     os.environ.pop("PREFECT_API_URL", None)
+    # a temporary server a test started in this process stops now, while its log still has an open stream
+    # (at interpreter exit Prefect's atexit hook logged "Stopping temporary server" to a closed one)
+    from prefect.server.api.server import SubprocessASGIServer
+
+    for server in list(SubprocessASGIServer._instances.values()):
+        server.stop()
