@@ -19,6 +19,7 @@ from models.phase3.ddpm.reference import DiffusersDDPM
 from models.phase3.ddpm.schedule import NoiseSchedule, make_betas
 
 SCHEDULES = [("linear", 1000), ("scaled_linear", 300), ("squaredcos_cap_v2", 200)]
+DDIM_CASES = [("leading", 0.0, False), ("trailing", 0.0, True), ("trailing", 0.5, False), ("leading", 1.0, True)]
 SMOKE = dict(width=32, depth=1, time_dim=16, num_train_timesteps=40, ddim_steps=8, max_epochs=3, device="cpu",
              random_state=0)  # fmt: skip
 
@@ -129,17 +130,41 @@ def test_one_ddpm_step_equals_ddpm_scheduler_step_given_the_same_noise(name):
         _close(ours.ddpm_step(eps, t, x_t, noise if t > 0 else None), expected, 1e-5)
 
 
-@pytest.mark.parametrize("eta", [0.0, 0.5])
-def test_ddim_steps_equal_ddim_scheduler_step(eta):
-    ours, theirs = NoiseSchedule.build("linear", 1000), DDIMScheduler(num_train_timesteps=1000)
+@pytest.mark.parametrize("spacing", ["leading", "trailing", "linspace"])
+def test_ddim_timesteps_are_the_ddim_schedulers(spacing):
+    ours = NoiseSchedule.build("squaredcos_cap_v2", 200)
+    theirs = DDIMScheduler(num_train_timesteps=200, beta_schedule="squaredcos_cap_v2", timestep_spacing=spacing)
+    for n in (1, 7, 10, 48, 64, 200):  # 48: a tie round() must break as numpy's arange does
+        theirs.set_timesteps(n)
+        assert ours.ddim_timesteps(n, spacing) == theirs.timesteps.tolist()[:n]  # trailing may append a -1 of its own
+
+
+@pytest.mark.parametrize(("spacing", "eta", "clipped_eps"), DDIM_CASES)
+def test_ddim_steps_equal_ddim_scheduler_step(spacing, eta, clipped_eps):
+    """Every step of a 20-step path, x0_hat clipped (a third of N(0, 1) inputs lie outside [-1, 1]), to 1e-6:
+    float64 samples through both schedulers' float32 coefficients, which differ by an ulp (1e-7 relative)."""
+    ours = NoiseSchedule.build("linear", 1000)
+    theirs = DDIMScheduler(num_train_timesteps=1000, timestep_spacing=spacing)
     theirs.set_timesteps(20)
-    assert ours.ddim_timesteps(20) == theirs.timesteps.tolist()
+    timesteps = ours.ddim_timesteps(20, spacing)
     generator = torch.Generator().manual_seed(2)
-    for t in ours.ddim_timesteps(20):
-        x_t, eps = torch.randn(8, 1, 8, 8, generator=generator), torch.randn(8, 1, 8, 8, generator=generator)
-        noise = torch.randn(8, 1, 8, 8, generator=generator)
-        expected = theirs.step(eps, t, x_t, eta=eta, variance_noise=noise if eta else None).prev_sample
-        _close(ours.ddim_step(eps, t, t - 50, x_t, eta, noise), expected, 1e-5)
+    for t, prev_t in zip(timesteps, [*timesteps[1:], -1], strict=True):
+        x_t, eps, noise = (torch.randn(8, 1, 8, 8, generator=generator, dtype=torch.float64) for _ in range(3))
+        expected = theirs.step(eps, t, x_t, eta=eta, use_clipped_model_output=clipped_eps,
+                               variance_noise=noise if eta else None).prev_sample  # fmt: skip
+        _close(ours.ddim_step(eps, t, prev_t, x_t, eta, noise, clipped_eps=clipped_eps), expected, 1e-6)
+
+
+def test_a_ddim_step_at_eta_1_to_the_next_timestep_is_the_ddpm_step_when_its_eps_follows_the_clipped_x0():
+    """An identity of the algebra, so in float64 (in float32 the posterior's 1 / (1 - abar_t) near t = 0
+    amplifies the rounding of two different formulas to 1e-4)."""
+    schedule = NoiseSchedule.build("squaredcos_cap_v2", 200, dtype=torch.float64)
+    generator = torch.Generator().manual_seed(3)
+    for t in (1, 5, 100, 199):
+        x_t, eps, noise = (torch.randn(8, 1, 8, 8, generator=generator, dtype=torch.float64) * 2 for _ in range(3))
+        ddpm = schedule.ddpm_step(eps, t, x_t, noise)
+        _close(schedule.ddim_step(eps, t, t - 1, x_t, 1.0, noise, clipped_eps=True), ddpm, 1e-10)
+        assert (schedule.ddim_step(eps, t, t - 1, x_t, 1.0, noise) - ddpm).abs().max() > 0.01  # the unclipped eps
 
 
 def test_bad_schedules_and_steps_are_refused():
@@ -151,6 +176,10 @@ def test_bad_schedules_and_steps_are_refused():
         NoiseSchedule.build("linear", 10, 0.5, 1.5)
     with pytest.raises(ValueError, match=r"sampling steps must be an integer in \[1, 10\]"):
         NoiseSchedule.build("linear", 10).ddim_timesteps(11)
+    with pytest.raises(ValueError, match="timestep_spacing must be one of"):
+        NoiseSchedule.build("linear", 10).ddim_timesteps(5, "uniform")
+    with pytest.raises(ValueError, match="goes down in time"):
+        NoiseSchedule.build("linear", 10).ddim_step(torch.zeros(1), 3, 3, torch.zeros(1))
 
 
 # -- the denoiser -----------------------------------------------------------------------------------
@@ -196,6 +225,8 @@ def test_the_model_draws_the_digit_asked_for_the_same_way_each_time(fitted):
     assert fitted.loss_history_[-1] < fitted.loss_history_[0]
     ddim = fitted.sample(asked, sampler="ddim")
     assert ddim.shape == (3, 8, 8) and not np.array_equal(ddim, first)
+    # DDIM in all T steps at eta 1 takes DDPM's steps with DDPM's noise: the same images
+    np.testing.assert_allclose(fitted.sample(asked, sampler="ddim", steps=40, eta=1.0), first, atol=1e-5)
     timesteps, frames = fitted.trajectory(asked, frames=5)
     assert timesteps[0] == 39 and timesteps[-1] == -1 and frames.shape == (5, 3, 8, 8)
     assert np.array_equal(frames[-1], first)
@@ -240,6 +271,8 @@ def test_bad_requests_and_data_are_refused(fitted, digits):
         DDPM(**SMOKE).fit(labels[:20, None], images[:20].reshape(20, 64))
     with pytest.raises(ValueError, match="ddim_steps must be"):
         DDPM(**{**SMOKE, "ddim_steps": 100}).fit(labels[:20, None], images[:20])
+    with pytest.raises(ValueError, match="timestep_spacing must be one of"):
+        DDPM(**{**SMOKE, "timestep_spacing": "uniform"}).fit(labels[:20, None], images[:20])
     with pytest.raises(NotFittedError):
         DDPM().predict(np.array([[1.0]]))
 

@@ -1,7 +1,8 @@
 """The reference: the same denoiser, data, loop and seed, with the noise schedule and the sampling steps of
 diffusers (DDPMScheduler for training's noising and ancestral sampling, DDIMScheduler for DDIM); only the
 schedulers are imported from diffusers, the network is ours (model.py). Given the same weights and seed it
-draws the same images as ours (tests/deliverables/test_ddpm.py)."""
+draws the same images as ours (tests/deliverables/test_ddpm.py), except DDIM with "linspace" spacing, where
+DDIMScheduler.step goes from t to t - T // n rather than to the next timestep it set."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ class DiffusersDDPM(DDPM):
     def _scheduler(self, sampler: str):
         from diffusers import DDIMScheduler, DDPMScheduler
 
-        cls = DDPMScheduler if sampler == "ddpm" else DDIMScheduler
-        return cls(num_train_timesteps=self.num_train_timesteps, beta_schedule=self.beta_schedule,
-                   beta_start=self.beta_start, beta_end=self.beta_end, clip_sample=self.clip_sample)  # fmt: skip
+        config = dict(num_train_timesteps=self.num_train_timesteps, beta_schedule=self.beta_schedule,
+                      beta_start=self.beta_start, beta_end=self.beta_end, clip_sample=self.clip_sample)  # fmt: skip
+        if sampler == "ddpm":
+            return DDPMScheduler(**config)
+        return DDIMScheduler(**config, timestep_spacing=self.timestep_spacing)
 
     def _add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         scheduler = self.__dict__.get("_noising")
@@ -36,7 +39,8 @@ class DiffusersDDPM(DDPM):
             if sampler == "ddpm":
                 x = scheduler.step(eps, t, x, generator=generator).prev_sample
             else:
-                x = scheduler.step(eps, t, x, eta=eta, generator=generator if eta > 0 else None).prev_sample
+                x = scheduler.step(eps, t, x, eta=eta, use_clipped_model_output=self.clipped_eps,
+                                   generator=generator if eta > 0 else None).prev_sample  # fmt: skip
         return x
 
     def __getstate__(self):

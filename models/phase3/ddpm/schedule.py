@@ -9,6 +9,12 @@ Song et al. 2021). Images live in [-1, 1]; t indexes 0 .. T-1 as in diffusers.
 - a DDPM step estimates x_0 from the predicted noise, (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t), clips
   it to [-1, 1], and draws x_{t-1} from the posterior; a DDIM step jumps t -> t' < t deterministically
   at eta = 0: x_t' = sqrt(abar_t') x_0 + sqrt(1 - abar_t' - s^2) eps + s z, s = eta sigma(t, t').
+  When x_0 is clipped, the eps of that step can be re-derived from the clipped x_0
+  ((x_t - sqrt(abar_t) x_0) / sqrt(1 - abar_t), diffusers' ``use_clipped_model_output``), which makes a DDIM
+  step at eta = 1 from t to t - 1 the DDPM step itself;
+- DDIM's timesteps are spaced over 0 .. T-1 as diffusers' "leading" (0, r, 2r, .., r = T // n: the top one
+  can fall well short of T - 1, where x_T ~ N(0, I) is not what the network saw), "trailing" (T - 1,
+  T - 1 - T/n, ..., down to T/n - 1) or "linspace" (0 .. T-1 evenly, both ends included).
 
 Every coefficient is a 0-d tensor of the schedule's dtype (float32 by default, like the samples).
 """
@@ -23,6 +29,8 @@ import torch
 
 BetaSchedule = Literal["linear", "scaled_linear", "squaredcos_cap_v2"]
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
+TimestepSpacing = Literal["leading", "trailing", "linspace"]
+TIMESTEP_SPACINGS = ("leading", "trailing", "linspace")
 
 
 def make_betas(schedule: BetaSchedule, steps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
@@ -130,19 +138,33 @@ class NoiseSchedule:
             raise ValueError("a DDPM step at t > 0 needs noise")
         return mean + variance.clamp(min=1e-20) ** 0.5 * noise
 
-    def ddim_timesteps(self, n: int) -> list[int]:
-        """n timesteps from the top down, spaced T // n apart from 0 (diffusers' "leading" spacing)."""
+    def ddim_timesteps(self, n: int, spacing: TimestepSpacing = "leading") -> list[int]:
+        """n distinct timesteps from the top down, as diffusers' DDIMScheduler.set_timesteps spaces them:
+        "leading" i * (T // n), "trailing" round(T - i T / n) - 1, "linspace" round(linspace(0, T - 1, n))."""
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= self.steps:
             raise ValueError(f"sampling steps must be an integer in [1, {self.steps}], got {n!r}")
-        ratio = self.steps // n
-        return [i * ratio for i in reversed(range(n))]
+        T = self.steps
+        if spacing == "leading":
+            return [i * (T // n) for i in reversed(range(n))]
+        if spacing == "trailing":
+            step = (T - T / n) - T  # numpy.arange's step, whose rounding decides the ties of round()
+            return [round(T + i * step) - 1 for i in range(n)]
+        if spacing == "linspace":
+            return [round(i * ((T - 1) / max(n - 1, 1))) for i in reversed(range(n))]  # numpy's arithmetic
+        raise ValueError(f"timestep_spacing must be one of {TIMESTEP_SPACINGS}, got {spacing!r}")
 
     def ddim_step(self, eps: torch.Tensor, t: int, prev_t: int, x_t: torch.Tensor, eta: float = 0.0,
-                  noise: torch.Tensor | None = None, clip: bool = True) -> torch.Tensor:  # fmt: skip
+                  noise: torch.Tensor | None = None, clip: bool = True,
+                  clipped_eps: bool = False) -> torch.Tensor:  # fmt: skip
         """x_t -> x_{prev_t}: sqrt(abar') x0_hat + sqrt(1 - abar' - s^2) eps, plus s noise when eta > 0, where
-        s = eta sqrt(posterior variance of t -> t'); eta = 1 is DDPM's posterior noise, eta = 0 deterministic."""
-        abar_prev = self.abar(prev_t)
+        s = eta sqrt(posterior variance of t -> t'); eta = 1 is DDPM's posterior noise, eta = 0 deterministic.
+        ``clipped_eps``: eps re-derived from the clipped x0_hat (eta = 1 and t' = t - 1 is then DDPM's step)."""
+        if not prev_t < t:
+            raise ValueError(f"a DDIM step goes down in time: prev_t {prev_t} is not below t {t}")
+        abar, abar_prev = self.abar(t), self.abar(prev_t)
         x0 = self.predict_x0(x_t, eps, t, clip)
+        if clip and clipped_eps:
+            eps = (x_t - abar**0.5 * x0) / (1 - abar) ** 0.5
         sigma = eta * self.posterior(t, prev_t)[2] ** 0.5
         out = abar_prev**0.5 * x0 + (1 - abar_prev - sigma**2) ** 0.5 * eps
         if eta > 0:
