@@ -181,10 +181,14 @@ def test_training_lowers_the_loss_and_learns_to_retrieve(fitted, split):
     assert np.mean(i2t < 10) > 2 * chance and np.mean(t2i < 10) > 2 * chance
 
 
-def test_the_reference_trains_alike_under_the_same_loop(fitted, split):
+def test_the_reference_takes_the_same_steps_under_the_same_loop(fitted, split):
+    """The same computation: the same start, batches and steps give the same losses and temperatures over
+    the whole smoke fit (45 steps; measured apart by 5e-5 at most, float32 rounding of other kernels). Over
+    make run's 600 steps that rounding grows until the two are as far apart as two seeds of one model."""
     X, y, _, _ = split
     reference = TorchCLIPModel(**SMOKE).fit(X, y)
-    assert abs(reference.loss_history_[0] - fitted.loss_history_[0]) < 1e-3  # the same start, batches and steps
+    np.testing.assert_allclose(reference.loss_history_, fitted.loss_history_, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(reference.temperature_history_, fitted.temperature_history_, rtol=0, atol=1e-5)
     assert reference.loss_history_[-1] < reference.loss_history_[0]
 
 
