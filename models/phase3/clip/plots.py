@@ -76,9 +76,10 @@ def recall_vs_batch_size(data: PlotData):
     """Our model retrained at several batch sizes on the first ``SWEEP_PAIRS`` training pairs (its other
     hyperparameters, epochs and seed unchanged: the same pairs seen, more negatives per step, fewer steps),
     recall on the held-out pairs. At equal epochs the step count falls with the batch (1,000 pairs, 8 epochs:
-    1,000, 256 and 64 steps): make run's recall@1 (when its default was 8 epochs) image -> text rises from 0.29 at 8 to 0.46 at 32, then falls
-    to 0.10 at 128, whose 64 steps do not take it off the log(batch) plateau (the learning rate scaled by
-    sqrt(batch / 64) does not either: 0.51, 0.44, 0.05). The rows and the title give the steps."""
+    1,000, 256 and 64 steps): make run's recall@1 image -> text (when its default was 8 epochs) rose from 0.29
+    at 8 to 0.46 at 32, then fell to 0.10 at 128, whose 64 steps did not take it off the log(batch) plateau
+    (the learning rate scaled by sqrt(batch / 64) did not either: 0.51, 0.44, 0.05). The rows and the title
+    give the steps."""
     from sklearn.base import clone
 
     ours = data.models["ours"]
