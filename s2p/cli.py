@@ -63,8 +63,11 @@ def _size(value: str) -> int | str:
     """`--size`: a named size of params.yaml, or a row count."""
     if value.isdigit():
         return int(value)
-    if value not in ("smoke", "default", "full"):
-        raise argparse.ArgumentTypeError(f"--size takes smoke, default, full or a number of rows, got {value!r}")
+    from s2p.config import SIZES
+
+    if value not in ("default", *SIZES):
+        names = ", ".join(("default", *SIZES))
+        raise argparse.ArgumentTypeError(f"--size takes {names} or a number of rows, got {value!r}")
     return value
 
 

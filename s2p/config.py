@@ -145,8 +145,9 @@ class RetryParams(Params):
         return self
 
 
-#: The sizes a section may name besides the default one.
-SIZES = ("smoke", "full")
+#: The sizes a section may name besides the default one: ``smoke`` (the tests'), ``cpu`` (a long run on one
+#: CPU for a target the default size cannot reach in make run's budget), ``full`` (a GPU run).
+SIZES = ("smoke", "cpu", "full")
 
 
 class DeliverableParams(Params):
@@ -161,7 +162,7 @@ class DeliverableParams(Params):
     serving: ServingParams = Field(default_factory=ServingParams)
     schedule: ScheduleParams = Field(default_factory=ScheduleParams)
     retries: RetryParams = Field(default_factory=RetryParams)  # of a step whose backend failed for a moment
-    #: Named overrides merged over the section: ``smoke`` (the tests' size), ``full`` (a GPU run).
+    #: Named overrides merged over the section, one of ``SIZES``.
     sizes: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("test_size", mode="before")

@@ -77,6 +77,8 @@ def test_params_merge_the_defaults_and_name_sizes(tmp_path):
     params = load_params(ROOT / "params.yaml")
     assert params["mlp"].size == 6000 and params["mlp"].monitor.window == 1000  # from the defaults block
     assert params_for(ROOT / "params.yaml", "mlp", "smoke").size == 600
+    long_run = params_for(ROOT / "params.yaml", "seq2seq", "cpu")  # a size only some deliverables have
+    assert long_run.size is None and long_run.model["max_epochs"] == 12 == long_run.reference["max_epochs"]
     merged = resolve(
         {"seed": 1, "model": {"a": 1, "b": 2}}, {"model": {"b": 3}, "sizes": {"full": {"model": {"a": 9}}}}, "x", "full"
     )
@@ -88,6 +90,8 @@ def test_bad_sizes_and_defaults_fail_naming_the_key(tmp_path):
 
     with pytest.raises(ConfigError, match="x: has no 'full' size"):
         resolve({}, {}, "x", "full")
+    with pytest.raises(ConfigError, match=r"deliverables.mlp: has no 'cpu' size \(known: default, full, smoke\)"):
+        params_for(ROOT / "params.yaml", "mlp", "cpu")
     with pytest.raises(ConfigError, match="unknown size 'huge'"):
         resolve({}, {"sizes": {"full": {}}}, "x", "huge")
     with pytest.raises(ConfigError, match=r"x.sizes.smoke.model must be a mapping"):
