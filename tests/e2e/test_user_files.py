@@ -88,6 +88,7 @@ def test_bad_data_prints_its_message_alone_and_json_says_passed_false(env, tmp_p
     frame = pd.DataFrame({"age": np.arange(60.0), "weight": np.linspace(50, 90, 60), "y": np.arange(60.0)})
     frame.loc[:4, "weight"] = np.nan
     frame.to_csv(data, index=False)
+    served_env = env
     env = {key: value for key, value in env.items() if key != "PREFECT_API_URL"}  # a user's default: its own server
     plain = s2p(env, "run", "linear_regression", "--data", data, "--target", "y")
     assert plain.returncode == 1 and plain.stdout == ""
@@ -97,7 +98,7 @@ def test_bad_data_prints_its_message_alone_and_json_says_passed_false(env, tmp_p
     assert len(plain.stderr.splitlines()) < 20, plain.stderr
     assert "Traceback" in prefect_log(env)  # the tracebacks stay in the run's log
 
-    answered = s2p(env, "run", "linear_regression", "--data", data, "--target", "y", "--json")
+    answered = s2p(served_env, "run", "linear_regression", "--data", data, "--target", "y", "--json")
     assert answered.returncode == 1 and "Traceback" not in answered.stderr
     report = json.loads(answered.stdout)
     assert report["passed"] is False and Path(report["report"]).exists()
@@ -120,9 +121,6 @@ def test_monitor_retrain_retrains_on_drift(env):
     from s2p.files import read_pickle
     from serving.inference_log import InferenceLog
 
-    # no Prefect server, so no deployment: retraining runs in the monitor's process (the session's server
-    # holds test_deploy's deployments, through which it would start instead: tested there)
-    env = {key: value for key, value in env.items() if key != "PREFECT_API_URL"}
     first = run_json(env, "linear_regression")
     assert first["mlflow"]["version"] == "1"
     training = pd.read_parquet(first["paths"]["training_set"])
@@ -137,6 +135,9 @@ def test_monitor_retrain_retrains_on_drift(env):
         log.add_labels("linear_regression", {i: min(p + 110.0, 399.0) for i, p in zip(ids, predictions, strict=True)})
     finally:
         log.close()
+    # no Prefect server, so no deployment: retraining runs in the monitor's process (the session's server
+    # holds test_deploy's deployments, through which it would start instead: tested there)
+    env = {key: value for key, value in env.items() if key != "PREFECT_API_URL"}
     result = s2p(env, "monitor", "linear_regression", "--window", 150, "--retrain", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     answer = json.loads(result.stdout)
