@@ -56,12 +56,12 @@ def addition_target(device: str) -> None:
     from pipeline.etl import build_dataset
     from s2p.config import params_for
 
-    frame, _ = build_dataset(toy_tasks(), ["source", "target"], seed=42, test_size=0.2, size=None)
+    size = params_for(Path(__file__).resolve().parents[1] / "params.yaml", "seq2seq", "cpu")
+    frame, _ = build_dataset(toy_tasks(), ["source", "target"], size.seed, size.test_size, size.size)
     train, test = frame[frame["split"] == "train"], frame[frame["split"] == "test"]
     X, y = train[["source"]].to_numpy(dtype=object), train["target"].to_numpy(dtype=object)
     X_test, y_test = test[["source"]].to_numpy(dtype=object), test["target"].to_numpy(dtype=object)
     tasks = np.array([task_of(source) for source in X_test[:, 0]])
-    size = params_for(Path(__file__).resolve().parents[1] / "params.yaml", "seq2seq", "cpu")
     print(f"device {device}, {len(X)} training rows, {len(X_test)} held out, {size.model}")
     for name, cls in {"ours": Seq2SeqTransformer, "reference": TorchTransformerSeq2Seq}.items():
         started = time.perf_counter()
