@@ -85,6 +85,23 @@ def test_a_phase_on_a_dask_cluster_gives_the_local_runs_results(runs, dask_clust
         assert (Path(env["S2P_ARTIFACTS_DIR"]) / deliverable / "bento.json").is_file()  # by the cluster's workers
 
 
+def test_the_syllabus_flow_publishes_its_steps_and_graph(runs):
+    """The fixture's one syllabus flow left its report in Prefect: every step's state, and the graph."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    assert list(runs[0]) == [d.id for d in catalog.CATALOG]
+    with get_client(sync_client=True) as client:
+        steps, dag = (
+            client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"syllabus-all-{kind}"])))
+            for kind in ("steps", "dag")
+        )
+    rows = json.loads(steps[0].data) if isinstance(steps[0].data, str) else steps[0].data
+    assert {row["step"] for row in rows} >= {"tokenizer.etl", "knn_search.package", "fairness_audit.champion"}
+    assert {row["state"] for row in rows} == {"completed"}
+    assert "graph TD" in dag[0].data and "text_similarity.train" in dag[0].data
+
+
 def untimed(metrics: dict) -> dict:
     """Metrics less the measured durations, which differ from run to run."""
     return {name: value for name, value in metrics.items() if not name.endswith(("_ms", "_seconds", "per_second"))}

@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from pipeline.context import load_context
-from s2p import catalog
 from scheduler.executor import StepsFailed
 from serving.inference_log import InferenceLog
 from tests.conftest import ROOT, served
@@ -233,23 +232,3 @@ def test_cli_exits_non_zero_with_the_validation_report_on_bad_data(tmp_path):
     assert result.returncode == 1
     assert "expect_column_values_to_not_be_null on weight: 5 unexpected" in result.stderr
     assert "s2p: error: validation failed" in result.stderr
-
-
-def test_the_syllabus_flow_runs_a_phase_and_publishes_its_report(first_run):
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
-    from flows.deliverable import syllabus_flow
-
-    summaries = syllabus_flow(selection="DSA")  # the four deliverables of the DSA interlude, two at a time
-    assert list(summaries) == [d.id for d in catalog.select("DSA")] and len(summaries) == 4
-    assert all(set(summary["steps"].values()) == {"completed"} for summary in summaries.values())
-    with get_client(sync_client=True) as client:
-        steps, dag = (
-            client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"syllabus-dsa-{kind}"])))
-            for kind in ("steps", "dag")
-        )
-    rows = json.loads(steps[0].data) if isinstance(steps[0].data, str) else steps[0].data
-    assert {row["step"] for row in rows} >= {"tokenizer.etl", "knn_search.package"}
-    assert {row["state"] for row in rows} == {"completed"}
-    assert "graph TD" in dag[0].data and "text_similarity.train" in dag[0].data

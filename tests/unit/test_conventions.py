@@ -28,7 +28,8 @@ def test_every_model_follows_scikit_learns_conventions(deliverable):
     from pipeline import kinds
     from s2p.sources import load as load_source
 
-    rows = 1500 if deliverable.has_text else 600  # sentences carry less signal per row
+    learns = deliverable.task == "classification"  # checked below to beat the most frequent class
+    rows = 1500 if deliverable.has_text and learns else 600  # sentences carry less signal per row
     frame = load_source(deliverable.source).sample(frac=1.0, random_state=0).head(rows)
     X, y = kinds.inputs(deliverable, frame), kinds.targets(deliverable, frame)
     model = import_object(deliverable.model)(**smoke_params(deliverable))
@@ -41,7 +42,7 @@ def test_every_model_follows_scikit_learns_conventions(deliverable):
     if deliverable.task in ("regression", "classification"):
         scores = cross_val_score(copy, X, y, cv=KFold(3, shuffle=True, random_state=0))
         assert np.all(np.isfinite(scores))
-        if deliverable.task == "classification":  # it learned: better than always the most frequent class
+        if learns:  # it learned: better than always the most frequent class
             assert scores.mean() > np.bincount(np.asarray(y, dtype=np.int64)).max() / len(y)
     else:
         assert len(kinds.outputs(deliverable, copy.fit(X, y), X)) == len(X)
