@@ -48,6 +48,17 @@ def pytest_unconfigure(config):
     shutil.rmtree(STATE, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """A test that calls the CLI in the test process points os.environ at its stores (configure_environment):
+    the next test, on the same pytest worker, starts from the environment as it was."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @pytest.fixture
 def stores(tmp_path, monkeypatch):
     """Stores of a fresh, empty project state for one test (data, artifacts, MLflow, Feast, logs)."""

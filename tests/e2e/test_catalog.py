@@ -3,6 +3,7 @@
 
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -60,6 +61,7 @@ def runs():
     finally:
         os.environ.clear()
         os.environ.update(saved)
+        shutil.rmtree(base, ignore_errors=True)  # ~210 MB of stores a run
 
 
 def test_a_phase_on_a_dask_cluster_gives_the_local_runs_results(runs, dask_cluster):
