@@ -36,15 +36,15 @@ NOISY_AT_SMOKE_SIZE = {
 def runs():
     """Every deliverable at its smoke size (params.yaml) in one syllabus flow (`s2p run all --size smoke`:
     the steps in worker processes, an upstream such as income before its audit), in stores of their
-    own; {id: summary, or the error of its failed step}."""
+    own; {id: summary, or the error of its failed step}. A test that reads those stores asks for `catalog_stores`."""
     from flows.deliverable import syllabus_flow
     from pipeline.context import load_context
     from scheduler.executor import StepsFailed
 
     base = Path(tempfile.mkdtemp(prefix="s2p-catalog-"))
     saved = dict(os.environ)
-    os.environ.update(store_variables(base))
     try:
+        os.environ.update(store_variables(base))
         try:
             results = dict(syllabus_flow(selection="all", size="smoke"))
         except StepsFailed as failed:  # each failure is reported by its deliverable's test
@@ -57,11 +57,21 @@ def runs():
                     if mine
                     else json.loads(summary.read_text())
                 )
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         yield results, base
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
         shutil.rmtree(base, ignore_errors=True)  # ~210 MB of stores a run
+
+
+@pytest.fixture
+def catalog_stores(runs, monkeypatch):
+    """The catalog run's stores for this test (its served models, registry, logs); restored afterwards."""
+    _, base = runs
+    for var, value in store_variables(base).items():
+        monkeypatch.setenv(var, value)
+    return base
 
 
 def test_a_phase_on_a_dask_cluster_gives_the_local_runs_results(runs, dask_cluster):
@@ -110,7 +120,7 @@ def untimed(metrics: dict) -> dict:
 
 
 @pytest.mark.parametrize("deliverable", catalog.CATALOG, ids=lambda d: d.id)
-def test_every_deliverable_runs_its_whole_flow(runs, deliverable):
+def test_every_deliverable_runs_its_whole_flow(runs, catalog_stores, deliverable):
     from mlflow.tracking import MlflowClient
 
     summary = runs[0][deliverable.id]
@@ -133,17 +143,12 @@ def test_every_deliverable_runs_its_whole_flow(runs, deliverable):
         assert len(curve) > 1 and [m.step for m in curve] == list(range(len(curve)))
 
 
-def test_parity_table_covers_every_deliverable(runs, tmp_path):
+def test_parity_table_covers_every_deliverable(catalog_stores, tmp_path):
     from pipeline.parity import run_parity
     from s2p.paths import Stores
 
-    _, base = runs
-    os.environ.update(store_variables(base))
-    try:
-        table = run_parity(Stores.from_env(), repeats=1, output=tmp_path / "PARITY.md")
-    finally:
-        for key in store_variables(base):
-            os.environ.pop(key)
+    base = catalog_stores
+    table = run_parity(Stores.from_env(), repeats=1, output=tmp_path / "PARITY.md")
     assert [row["deliverable"] for row in table["rows"]] == [d.id for d in catalog.CATALOG]
     markdown = (tmp_path / "PARITY.md").read_text()
     for row in table["rows"]:
@@ -157,29 +162,22 @@ def test_parity_table_covers_every_deliverable(runs, tmp_path):
     [("knn", int), ("naive_bayes", int), ("kmeans", int), ("pca", list), ("tokenizer", list), ("knn_search", list)],
     ids=["class", "text", "cluster", "vector", "tokens", "neighbours"],
 )
-def test_served_models_answer_in_their_tasks_type(runs, deliverable, expected):
-    _, base = runs
+def test_served_models_answer_in_their_tasks_type(catalog_stores, deliverable, expected):
     d = catalog.get(deliverable)
-    saved = dict(os.environ)
-    os.environ.update(store_variables(base))
-    try:
-        with served(deliverable) as url:
-            row = {
-                column.name: "a moving and beautiful film" if column.dtype == "text" else float(column.min or 0) + 1.0
-                for column in d.features
-            }
-            answer = httpx.post(f"{url}/predict", json={"rows": [row, row]}, timeout=10)
-            assert answer.status_code == 200, answer.text
-            predictions = answer.json()
-            assert all(isinstance(p["prediction"], expected) for p in predictions)
-            label = {"id": predictions[0]["id"], "label": 1}
-            assert httpx.post(f"{url}/feedback", json={"labels": [label]}, timeout=10).status_code == 200
-            wrong = {"id": predictions[1]["id"], "label": 1.5}  # a class is an integer
-            refused = httpx.post(f"{url}/feedback", json={"labels": [wrong]}, timeout=10)
-            assert refused.status_code == 400 and "integer" in refused.text
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with served(deliverable) as url:
+        row = {
+            column.name: "a moving and beautiful film" if column.dtype == "text" else float(column.min or 0) + 1.0
+            for column in d.features
+        }
+        answer = httpx.post(f"{url}/predict", json={"rows": [row, row]}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        predictions = answer.json()
+        assert all(isinstance(p["prediction"], expected) for p in predictions)
+        label = {"id": predictions[0]["id"], "label": 1}
+        assert httpx.post(f"{url}/feedback", json={"labels": [label]}, timeout=10).status_code == 200
+        wrong = {"id": predictions[1]["id"], "label": 1.5}  # a class is an integer
+        refused = httpx.post(f"{url}/feedback", json={"labels": [wrong]}, timeout=10)
+        assert refused.status_code == 400 and "integer" in refused.text
 
 
 IMAGE = [[0.5] * 28 for _ in range(28)]
@@ -202,36 +200,22 @@ DIGIT_IMAGE = [[0.25] * 8 for _ in range(8)]
     ],
     ids=["image-class", "text-continuation", "sorted-sequence", "image-latent", "class-image"],
 )  # fmt: skip
-def test_served_deep_models_read_images_and_sequences(runs, deliverable, row, check, bad_row, problem):
-    _, base = runs
-    saved = dict(os.environ)
-    os.environ.update(store_variables(base))
-    try:
-        with served(deliverable) as url:
-            answer = httpx.post(f"{url}/predict", json={"rows": [row]}, timeout=10)
-            assert answer.status_code == 200, answer.text
-            assert check(answer.json()[0]["prediction"]), answer.json()
-            refused = httpx.post(f"{url}/predict", json={"rows": [bad_row]}, timeout=10)
-            assert refused.status_code == 400 and problem in refused.text, refused.text
-            assert httpx.post(f"{url}/predict", json={"rows": [row]}, timeout=10).status_code == 200  # still serving
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+def test_served_deep_models_read_images_and_sequences(catalog_stores, deliverable, row, check, bad_row, problem):
+    with served(deliverable) as url:
+        answer = httpx.post(f"{url}/predict", json={"rows": [row]}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        assert check(answer.json()[0]["prediction"]), answer.json()
+        refused = httpx.post(f"{url}/predict", json={"rows": [bad_row]}, timeout=10)
+        assert refused.status_code == 400 and problem in refused.text, refused.text
+        assert httpx.post(f"{url}/predict", json={"rows": [row]}, timeout=10).status_code == 200  # still serving
 
 
-def _served_new_kind(runs, deliverable, exchange):
-    _, base = runs
-    saved = dict(os.environ)
-    os.environ.update(store_variables(base))
-    try:
-        with served(deliverable) as url:
-            exchange(url)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+def _served_new_kind(deliverable, exchange):
+    with served(deliverable) as url:
+        exchange(url)
 
 
-def test_gpt_mini_answers_whole_and_streams_tokens(runs):
+def test_gpt_mini_answers_whole_and_streams_tokens(catalog_stores):
     body = {"prompt": "ROMEO:", "max_new_tokens": 12, "temperature": 0.8, "top_k": 20, "top_p": 0.9, "seed": 1}
 
     def exchange(url):
@@ -246,10 +230,10 @@ def test_gpt_mini_answers_whole_and_streams_tokens(runs):
         refused = httpx.post(f"{url}/stream", json={**body, "top_p": 1.5}, timeout=30)
         assert refused.status_code == 400 and "top_p" in refused.text
 
-    _served_new_kind(runs, "gpt_mini", exchange)
+    _served_new_kind("gpt_mini", exchange)
 
 
-def test_dqn_answers_an_action_per_observation_within_bounds(runs):
+def test_dqn_answers_an_action_per_observation_within_bounds(catalog_stores):
     def exchange(url):
         answer = httpx.post(f"{url}/predict", json={"observations": [[0.0, 0.1, 0.02, -0.1]] * 2}, timeout=30)
         assert answer.status_code == 200, answer.text
@@ -257,10 +241,10 @@ def test_dqn_answers_an_action_per_observation_within_bounds(runs):
         refused = httpx.post(f"{url}/predict", json={"observations": [[0.0, 0.1, 0.9, -0.1]]}, timeout=30)
         assert refused.status_code == 400 and "observations[0][2]" in refused.text  # the pole angle's bound
 
-    _served_new_kind(runs, "dqn", exchange)
+    _served_new_kind("dqn", exchange)
 
 
-def test_hybrid_search_answers_ranked_documents_with_snippets(runs):
+def test_hybrid_search_answers_ranked_documents_with_snippets(catalog_stores):
     def exchange(url):
         answer = httpx.post(f"{url}/predict", json={"query": "a natural stream of water", "k": 3}, timeout=30)
         assert answer.status_code == 200, answer.text
@@ -270,10 +254,10 @@ def test_hybrid_search_answers_ranked_documents_with_snippets(runs):
         refused = httpx.post(f"{url}/predict", json={"query": "water", "k": 1000}, timeout=30)
         assert refused.status_code == 400 and "k" in refused.text
 
-    _served_new_kind(runs, "hybrid_search", exchange)
+    _served_new_kind("hybrid_search", exchange)
 
 
-def test_the_fairness_audits_mitigated_model_serves_income_rows(runs):
+def test_the_fairness_audits_mitigated_model_serves_income_rows(runs, catalog_stores):
     from models.phase9.income.data import adult
 
     row = {name: int(value) for name, value in adult(1).drop(columns=["income"]).iloc[0].items()}
@@ -285,10 +269,10 @@ def test_the_fairness_audits_mitigated_model_serves_income_rows(runs):
 
     summary = runs[0]["fairness_audit"]
     assert summary["feature_store"].startswith("none") and summary["recipe"] == "audit"
-    _served_new_kind(runs, "fairness_audit", exchange)
+    _served_new_kind("fairness_audit", exchange)
 
 
-def test_the_recommender_folds_events_pushed_to_its_feature_store_into_the_next_answer(runs):
+def test_the_recommender_folds_events_pushed_to_its_feature_store_into_the_next_answer(catalog_stores):
     def exchange(url):
         before = httpx.post(f"{url}/predict", json={"user_id": 3, "k": 5}, timeout=30)
         assert before.status_code == 200, before.text
@@ -303,10 +287,10 @@ def test_the_recommender_folds_events_pushed_to_its_feature_store_into_the_next_
         assert refused.status_code == 400 and "plays" in refused.text
         assert httpx.post(f"{url}/predict", json={"user_id": 3, "k": 1000}, timeout=30).status_code == 400
 
-    _served_new_kind(runs, "recommender", exchange)
+    _served_new_kind("recommender", exchange)
 
 
-def test_the_transformer_explains_a_sentence_by_its_attention_heads(runs):
+def test_the_transformer_explains_a_sentence_by_its_attention_heads(catalog_stores):
     def exchange(url):
         body = {"rows": [{"text": "a moving and funny film"}, {"text": "dull"}]}
         explained = httpx.post(f"{url}/explain", json=body, timeout=30)
@@ -321,10 +305,10 @@ def test_the_transformer_explains_a_sentence_by_its_attention_heads(runs):
         refused = httpx.post(f"{url}/explain", json={"rows": [{"text": "!!! ..."}]}, timeout=30)
         assert refused.status_code == 400 and "no words" in refused.text
 
-    _served_new_kind(runs, "transformer", exchange)
+    _served_new_kind("transformer", exchange)
 
 
-def test_clip_retrieves_captions_for_an_image_and_images_for_a_caption(runs):
+def test_clip_retrieves_captions_for_an_image_and_images_for_a_caption(catalog_stores):
     from models.phase3.clip.data import shape_captions
 
     pair = shape_captions().iloc[0]
@@ -343,10 +327,10 @@ def test_clip_retrieves_captions_for_an_image_and_images_for_a_caption(runs):
         too_many = httpx.post(f"{url}/predict", json={"text": "a circle", "k": 1000}, timeout=30)
         assert too_many.status_code == 400 and "k" in too_many.text
 
-    _served_new_kind(runs, "clip", exchange)
+    _served_new_kind("clip", exchange)
 
 
-def test_whisper_mini_transcribes_audio_and_refuses_another_sample_rate(runs):
+def test_whisper_mini_transcribes_audio_and_refuses_another_sample_rate(catalog_stores):
     from models.phase3.whisper_mini.data import spoken_commands
 
     row = spoken_commands(per_voice=1, held_out_per_voice=1).iloc[0]  # one utterance a voice: seconds, not 30
@@ -361,10 +345,10 @@ def test_whisper_mini_transcribes_audio_and_refuses_another_sample_rate(runs):
         silent = httpx.post(f"{url}/predict", json={"audio": [0.0] * 8000, "sample_rate": 16000}, timeout=30)
         assert silent.status_code == 400 and "audio" in silent.text
 
-    _served_new_kind(runs, "whisper_mini", exchange)
+    _served_new_kind("whisper_mini", exchange)
 
 
-def test_ddpm_draws_with_the_sampler_and_steps_a_request_asks_within_its_bounds(runs):
+def test_ddpm_draws_with_the_sampler_and_steps_a_request_asks_within_its_bounds(catalog_stores):
     def exchange(url):
         body = {"rows": [{"digit": 4}], "sampler": "ddim", "steps": 4}
         answer = httpx.post(f"{url}/predict", json=body, timeout=60)
@@ -374,7 +358,7 @@ def test_ddpm_draws_with_the_sampler_and_steps_a_request_asks_within_its_bounds(
         refused = httpx.post(f"{url}/predict", json={**body, "steps": 999}, timeout=30)  # trained on fewer
         assert refused.status_code == 400 and "steps" in refused.text
 
-    _served_new_kind(runs, "ddpm", exchange)
+    _served_new_kind("ddpm", exchange)
 
 
 #: Served traffic unlike the data each model learned from: the monitor of its kind must flag it.
@@ -386,7 +370,7 @@ DRIFTING_TRAFFIC = {
 
 
 @pytest.mark.parametrize("deliverable", sorted(DRIFTING_TRAFFIC))
-def test_served_traffic_of_the_new_kinds_is_monitored_for_drift(runs, deliverable):
+def test_served_traffic_of_the_new_kinds_is_monitored_for_drift(catalog_stores, deliverable):
     """Requests, through the real service, compared with the recipe's reference requests by Evidently
     with the kind's descriptors (text length and out-of-vocabulary share, observation dimensions)."""
     from pipeline.context import load_context
@@ -404,15 +388,8 @@ def test_served_traffic_of_the_new_kinds_is_monitored_for_drift(runs, deliverabl
                 label = {"id": item["id"], "label": feedback(i, item)}
                 assert httpx.post(f"{url}/feedback", json={"labels": [label]}, timeout=30).status_code == 200
 
-    _served_new_kind(runs, deliverable, exchange)
-    _, base = runs
-    saved = dict(os.environ)
-    os.environ.update(store_variables(base))
-    try:
-        result = run_monitor(load_context(deliverable))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    _served_new_kind(deliverable, exchange)
+    result = run_monitor(load_context(deliverable))
     assert result.current_rows >= 40 and Path(result.html).stat().st_size > 0
     assert result.drift_detected, result.to_dict()
     assert result.feedback["measure"] == measure and result.feedback["rows"] >= 40
